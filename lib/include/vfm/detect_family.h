@@ -1,0 +1,39 @@
+// Detector families: each turns one image's slice of the raw model output into candidate
+// detections in model-input pixels. One file per family in lib/src/detect/.
+//
+// Inputs: the model's first output tensor, the batch index, the model input size, the number
+// of classes and the confidence threshold. Output: candidates (before NMS) whose score >= conf.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "vfm/nms.h"
+#include "vfm/tensor.h"
+
+namespace vfm {
+
+struct decode_params {
+    int in_w = 0, in_h = 0;  // model input size
+    int num_classes = 0;
+    float conf = 0.25f;
+    std::vector<int> strides = {8, 16, 32};  // grid strides for anchor-free raw heads (yolox)
+};
+
+struct detect_family {
+    const char* name;
+    const char* layout;  // the contract, for error messages
+    // Throws fatal_error naming the contract when the output does not fit it.
+    void (*check)(const tensor& out, const decode_params& p);
+    std::vector<detection> (*decode)(const tensor& out, int b, const decode_params& p);
+};
+
+// nullptr when unknown.
+const detect_family* find_detect_family(const std::string& name);
+std::vector<std::string> detect_family_names();
+
+// Family implementations (lib/src/detect/<name>.cpp).
+extern const detect_family yolov8_family;
+extern const detect_family yolov5_family;
+extern const detect_family yolox_family;
+
+}  // namespace vfm

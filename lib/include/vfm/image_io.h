@@ -1,0 +1,56 @@
+// Image decoding and model-input preparation.
+//
+// decode_image: bytes -> 8-bit BGR, EXIF orientation applied (JPEG), grayscale expanded,
+// 16-bit scaled to 8-bit, alpha composited onto a background; optional reduced-size JPEG
+// decode; refuses images over max_pixels before decoding them (header probe).
+#pragma once
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "vfm/geometry.h"
+
+namespace vfm {
+
+struct image_size {
+    int w = 0, h = 0;
+};
+
+// Reads the pixel size from a JPEG/PNG/BMP/WebP header; {0,0} when unknown.
+image_size probe_image_size(const std::string& bytes);
+
+struct decode_options {
+    long long max_pixels = 100000000;
+    int reduce = 1;  // 1, 2, 4 or 8: JPEG decode at reduced size
+    cv::Scalar alpha_background = {255, 255, 255};
+};
+
+struct decoded_image {
+    cv::Mat bgr;            // CV_8UC3
+    int orig_w = 0, orig_h = 0;  // size after orientation, before any reduction
+    float sx = 1, sy = 1;   // original px per decoded px
+};
+
+// Throws input_error with a one-line reason.
+decoded_image decode_image(const std::string& bytes, const decode_options& o);
+
+// Largest reduction (1, 2, 4) such that the reduced image still has at least the model input's
+// size along both axes.
+int choose_reduction(image_size img, int in_w, int in_h);
+
+struct preprocess_options {
+    int in_w = 640, in_h = 640;
+    bool letterbox = true;  // else stretch
+    bool centre = true;
+    float pad_value = 114;
+    bool rgb = true;
+    float mean[3] = {0, 0, 0};  // in the model's channel order, 0-255 units
+    float std[3] = {255, 255, 255};
+    int interpolation = 1;  // cv::INTER_LINEAR
+};
+
+// BGR 8-bit image (or a view of a tile) -> HWC float in the model's channel order, normalised,
+// written to `dst` (in_h * in_w * 3 floats). Returns the letterbox used.
+letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, float* dst);
+
+}  // namespace vfm

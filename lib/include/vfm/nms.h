@@ -1,0 +1,25 @@
+// Detections and the one non-maximum suppression every detector family shares.
+#pragma once
+#include <vector>
+
+#include "vfm/geometry.h"
+
+namespace vfm {
+
+struct detection {
+    box b;
+    float score = 0;
+    int class_id = 0;
+};
+
+struct nms_params {
+    float iou = 0.45f;
+    bool agnostic = false;  // suppress across classes
+    int max_det = 300;      // keep at most this many after NMS (0 = no limit)
+};
+
+// Greedy NMS, highest score first; class-aware unless agnostic. Stable: equal scores keep
+// their input order. Returns the kept detections sorted by descending score.
+std::vector<detection> nms(std::vector<detection> dets, const nms_params& p);
+
+}  // namespace vfm

@@ -1,0 +1,74 @@
+// The seam between the shared runner and a task (detect, and later depth, face, ...).
+//
+// The runner owns inputs, decoding, batching, threads, resume, results.jsonl and run.json; a
+// task owns its config schema, the model contract, pre/post-processing and its output files.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vfm/config.h"
+#include "vfm/geometry.h"
+#include "vfm/image_io.h"
+#include "vfm/inputs.h"
+#include "vfm/tensor.h"
+
+namespace vfm {
+
+// One image on its way through the pipeline.
+struct work_item {
+    input_item in;
+    decoded_image img;
+    std::vector<input_transform> rows;  // one per model input row (several when tiled)
+    std::vector<float> data;            // rows x in_h x in_w x 3, HWC per row
+    nlohmann::json result;              // the task's per-image record
+    std::string error;                  // non-empty: this input failed
+    double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
+};
+
+// Context the task's writers get.
+struct output_context {
+    std::string out_dir;
+};
+
+// A finished record read back from results.jsonl (latest per input, sorted by index).
+using record_visitor = std::function<void(const nlohmann::json& record)>;
+
+class task {
+public:
+    virtual ~task() = default;
+    virtual std::string name() const = 0;
+    virtual std::string description() const = 0;
+    virtual std::string default_config() const = 0;  // name under configs/<task>/
+    virtual schema config_schema() const = 0;
+
+    // Called once with the resolved config before anything runs; throws fatal_error.
+    virtual void configure(const resolved_config& rc) = 0;
+    virtual int input_w() const = 0;
+    virtual int input_h() const = 0;
+    // Whether write_outputs needs the decoded image (previews, crops).
+    virtual bool keeps_image() const = 0;
+    // Largest JPEG reduction the task accepts for an image of this size.
+    virtual int reduction_for(image_size s) const = 0;
+
+    // Fills w.rows and w.data from w.img. Throws input_error.
+    virtual void prepare(work_item& w) const = 0;
+    // Model-contract check on the warm-up outputs; throws fatal_error.
+    virtual void check_outputs(const std::vector<tensor>& outs) const = 0;
+    // Rows [first_row, first_row + w.rows.size()) of outs belong to w; sets w.result.
+    virtual void postprocess(work_item& w, const std::vector<tensor>& outs, int first_row) const = 0;
+    // Writes per-image files atomically; returns their paths relative to the output folder.
+    virtual std::vector<std::string> write_outputs(const work_item& w,
+                                                   const output_context& ctx) const = 0;
+    // Per-run files (e.g. COCO) from every finished record; returns paths written.
+    virtual std::vector<std::string> finish(const output_context& ctx, const std::string& suffix,
+                                            const std::function<void(const record_visitor&)>& each) const = 0;
+    // Extra facts for run.json (labels, ...).
+    virtual nlohmann::json run_info() const { return nlohmann::json::object(); }
+};
+
+// Runs a task's binary: the whole CLI, runner and exit code. Apps' main() call this.
+int run_app(int argc, char** argv, std::unique_ptr<task> t);
+
+}  // namespace vfm

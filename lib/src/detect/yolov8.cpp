@@ -1,0 +1,37 @@
+// yolov8: Ultralytics export head (YOLOv8, YOLO11 share it).
+// Input: output [B, 4+nc, N]; rows 0-3 are cx, cy, w, h in input pixels, rows 4.. class scores
+// (already sigmoid). No objectness. Reference: ultralytics/nn/modules/head.py Detect._inference
+// and ultralytics/utils/ops.py non_max_suppression (best class per anchor, multi_label=False).
+#include "vfm/detect_family.h"
+#include "vfm/error.h"
+
+namespace vfm {
+
+static void yolov8_check(const tensor& out, const decode_params& p) {
+    if (out.rank() != 3 || out.shape[1] != 4 + p.num_classes)
+        throw fatal_error("yolov8 export: expected output [B, 4+nc, N] with nc=" +
+                          std::to_string(p.num_classes) + ", got " + shape_str(out.shape));
+}
+
+static std::vector<detection> yolov8_decode(const tensor& out, int b, const decode_params& p) {
+    const int64_t rows = out.shape[1], n = out.shape[2];
+    const float* base = out.data.data() + b * rows * n;
+    std::vector<detection> dets;
+    for (int64_t i = 0; i < n; ++i) {
+        int best = 0;
+        float best_s = base[4 * n + i];
+        for (int c = 1; c < p.num_classes; ++c) {
+            float s = base[(4 + c) * n + i];
+            if (s > best_s) best_s = s, best = c;
+        }
+        if (best_s < p.conf) continue;
+        float cx = base[i], cy = base[n + i], w = base[2 * n + i], h = base[3 * n + i];
+        dets.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best_s, best});
+    }
+    return dets;
+}
+
+const detect_family yolov8_family = {"yolov8", "[B, 4+nc, N] (cx, cy, w, h, class scores)",
+                                     yolov8_check, yolov8_decode};
+
+}  // namespace vfm
