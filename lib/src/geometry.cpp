@@ -21,9 +21,10 @@ box clip(const box& b, float w, float h) {
 letterbox_params compute_letterbox(int img_w, int img_h, int in_w, int in_h, bool centre,
                                    bool scale_up) {
     letterbox_params p;
-    float r = std::min(static_cast<float>(in_w) / img_w, static_cast<float>(in_h) / img_h);
-    if (!scale_up) r = std::min(r, 1.f);
-    p.sx = p.sy = r;
+    // double, as the Python references compute it: int(720 * 0.325) must give 234.
+    double r = std::min(static_cast<double>(in_w) / img_w, static_cast<double>(in_h) / img_h);
+    if (!scale_up) r = std::min(r, 1.0);
+    p.sx = p.sy = static_cast<float>(r);
     // Ultralytics rounds the resized size; YOLOX truncates (int(w * r)).
     if (centre) {
         p.new_w = static_cast<int>(std::lround(img_w * r));
@@ -34,10 +35,10 @@ letterbox_params compute_letterbox(int img_w, int img_h, int in_w, int in_h, boo
     }
     p.new_w = std::max(1, std::min(p.new_w, in_w));
     p.new_h = std::max(1, std::min(p.new_h, in_h));
-    float dw = static_cast<float>(in_w - p.new_w), dh = static_cast<float>(in_h - p.new_h);
+    double dw = in_w - p.new_w, dh = in_h - p.new_h;
     if (centre) {
-        p.pad_left = static_cast<int>(std::lround(dw / 2 - 0.1f));
-        p.pad_top = static_cast<int>(std::lround(dh / 2 - 0.1f));
+        p.pad_left = static_cast<int>(std::lround(dw / 2 - 0.1));
+        p.pad_top = static_cast<int>(std::lround(dh / 2 - 0.1));
     }
     p.pad_right = in_w - p.new_w - p.pad_left;
     p.pad_bottom = in_h - p.new_h - p.pad_top;

@@ -67,13 +67,23 @@ int choose_reduction(image_size img, int in_w, int in_h) {
     return r;
 }
 
+
 static bool is_jpeg(const std::string& b) {
     return b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
            static_cast<unsigned char>(b[1]) == 0xD8;
 }
 
+// libjpeg decodes a truncated file into a grey-filled image with only a warning; the scan data
+// byte-stuffs 0xFF, so the end-of-image marker 0xFFD9 near the end tells a whole file.
+static bool jpeg_has_end(const std::string& b) {
+    size_t from = b.size() > 4096 ? b.size() - 4096 : 2;
+    return b.find("\xFF\xD9", from) != std::string::npos;
+}
+
 decoded_image decode_image(const std::string& bytes, const decode_options& o) {
     if (bytes.empty()) throw input_error("empty file");
+    if (is_jpeg(bytes) && !jpeg_has_end(bytes))
+        throw input_error("truncated JPEG (no end-of-image marker)");
     image_size probed = probe_image_size(bytes);
     if (probed.w > 0 && static_cast<long long>(probed.w) * probed.h > o.max_pixels)
         throw input_error("image is " + std::to_string(probed.w) + "x" + std::to_string(probed.h) +

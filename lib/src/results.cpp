@@ -17,30 +17,30 @@ std::unordered_map<std::string, long> scan_records(const std::string& path) {
         long start = pos;
         pos = static_cast<long>(f.tellg());
         if (f.eof() || pos < 0) break;  // no newline: torn last line from a killed run
-        auto j = nlohmann::json::parse(line, nullptr, false);
+        auto j = nlohmann::ordered_json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.is_object() || !j.contains("rel")) continue;
         off[j["rel"].get<std::string>()] = start;
     }
     return off;
 }
 
-nlohmann::json read_record_at(const std::string& path, long offset) {
+nlohmann::ordered_json read_record_at(const std::string& path, long offset) {
     std::ifstream f(path, std::ios::binary);
     f.seekg(offset);
     std::string line;
     std::getline(f, line);
-    return nlohmann::json::parse(line, nullptr, false);
+    return nlohmann::ordered_json::parse(line, nullptr, false);
 }
 
-bool record_is_current(const nlohmann::json& rec, const resume_facts& f) {
+bool record_is_current(const nlohmann::ordered_json& rec, const resume_facts& f) {
     if (!rec.is_object()) return false;
     std::string st = rec.value("status", "");
     if (st != "ok" && st != "skipped") return false;
     if (rec.value("config", "") != f.config_fp || rec.value("model", "") != f.model_sha) return false;
-    const auto& in = rec.value("input", nlohmann::json::object());
+    const auto& in = rec.value("input", nlohmann::ordered_json::object());
     if (in.value("size", -1LL) != f.input.size || in.value("mtime_ns", 0LL) != f.input.mtime_ns)
         return false;
-    for (const auto& o : rec.value("outputs", nlohmann::json::array()))
+    for (const auto& o : rec.value("outputs", nlohmann::ordered_json::array()))
         if (!stamp_of(f.out_dir + "/" + o.get<std::string>()).exists()) return false;
     return true;
 }
@@ -56,8 +56,8 @@ results_writer::~results_writer() {
     if (f_) std::fclose(f_);
 }
 
-void results_writer::append(const nlohmann::json& rec) {
-    std::string s = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+void results_writer::append(const nlohmann::ordered_json& rec) {
+    std::string s = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     std::lock_guard<std::mutex> l(m_);
     std::fwrite(s.data(), 1, s.size(), f_);
     std::fflush(f_);

@@ -23,7 +23,7 @@
 #include "vfm/task.h"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace vfm {
 

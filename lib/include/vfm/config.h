@@ -9,7 +9,7 @@
 
 namespace vfm {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keeps keys in the order written
 
 enum class ftype { boolean, integer, number, string, int_list, number_list, string_list, labels };
 

@@ -11,9 +11,9 @@ namespace vfm {
 
 // {"image", "width", "height", "detections": [{"box", "score", "class_id", "label"}]};
 // boxes rounded to 0.01 px and scores to 1e-5 so files are stable and diffable.
-nlohmann::json detections_json(const std::string& rel, int w, int h,
+nlohmann::ordered_json detections_json(const std::string& rel, int w, int h,
                                const std::vector<detection>& dets, const label_set& labels);
-std::vector<detection> detections_from_json(const nlohmann::json& rec);
+std::vector<detection> detections_from_json(const nlohmann::ordered_json& rec);
 
 // YOLO training labels: "class cx cy w h [conf]" normalised to the image size, 6 decimals.
 std::string yolo_txt(const std::vector<detection>& dets, int w, int h, bool with_conf);
@@ -25,15 +25,15 @@ int64_t coco_image_id(const std::string& rel, int64_t index, const std::string& 
 class coco_builder {
 public:
     coco_builder(const label_set& labels, std::string id_mode);
-    void add(const nlohmann::json& record);  // a results.jsonl record with "result"
+    void add(const nlohmann::ordered_json& record);  // a results.jsonl record with "result"
     std::string results_json() const;        // [{"image_id","category_id","bbox","score"}]
     std::string dataset_json() const;        // {"images","categories","annotations"}
 
 private:
     const label_set& labels_;
     std::string id_mode_;
-    nlohmann::json images_ = nlohmann::json::array(), anns_ = nlohmann::json::array(),
-                   results_ = nlohmann::json::array();
+    nlohmann::ordered_json images_ = nlohmann::ordered_json::array(), anns_ = nlohmann::ordered_json::array(),
+                   results_ = nlohmann::ordered_json::array();
 };
 
 }  // namespace vfm

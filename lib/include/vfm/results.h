@@ -16,7 +16,7 @@ namespace vfm {
 
 // rel -> byte offset of the latest complete record for it.
 std::unordered_map<std::string, long> scan_records(const std::string& path);
-nlohmann::json read_record_at(const std::string& path, long offset);
+nlohmann::ordered_json read_record_at(const std::string& path, long offset);
 
 struct resume_facts {
     std::string config_fp, model_sha;
@@ -26,13 +26,13 @@ struct resume_facts {
 
 // True when `rec` shows the input finished with this config and model, the input is unchanged
 // and every output it lists still exists.
-bool record_is_current(const nlohmann::json& rec, const resume_facts& f);
+bool record_is_current(const nlohmann::ordered_json& rec, const resume_facts& f);
 
 class results_writer {
 public:
     results_writer(const std::string& path, bool append);  // throws fatal_error
     ~results_writer();
-    void append(const nlohmann::json& rec);  // one line, flushed
+    void append(const nlohmann::ordered_json& rec);  // one line, flushed
 
 private:
     FILE* f_ = nullptr;

@@ -22,7 +22,7 @@ struct work_item {
     decoded_image img;
     std::vector<input_transform> rows;  // one per model input row (several when tiled)
     std::vector<float> data;            // rows x in_h x in_w x 3, HWC per row
-    nlohmann::json result;              // the task's per-image record
+    nlohmann::ordered_json result;              // the task's per-image record
     std::string error;                  // non-empty: this input failed
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
 };
@@ -33,7 +33,7 @@ struct output_context {
 };
 
 // A finished record read back from results.jsonl (latest per input, sorted by index).
-using record_visitor = std::function<void(const nlohmann::json& record)>;
+using record_visitor = std::function<void(const nlohmann::ordered_json& record)>;
 
 class task {
 public:
@@ -65,7 +65,7 @@ public:
     virtual std::vector<std::string> finish(const output_context& ctx, const std::string& suffix,
                                             const std::function<void(const record_visitor&)>& each) const = 0;
     // Extra facts for run.json (labels, ...).
-    virtual nlohmann::json run_info() const { return nlohmann::json::object(); }
+    virtual nlohmann::ordered_json run_info() const { return nlohmann::ordered_json::object(); }
 };
 
 // Runs a task's binary: the whole CLI, runner and exit code. Apps' main() call this.

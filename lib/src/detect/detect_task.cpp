@@ -13,7 +13,7 @@
 namespace vfm {
 
 schema detect_schema() {
-    using j = nlohmann::json;
+    using j = nlohmann::ordered_json;
     schema s{common_fields()};
     std::vector<field> own = {
         {"model.strides", ftype::int_list, j::array({8, 16, 32}), "grid strides (yolox)"},
@@ -189,7 +189,7 @@ public:
             write_file_atomic(ctx.out_dir + "/" + rel_out, data);
             written.push_back(rel_out);
         };
-        if (out_json_) put("", w.in.rel, ".json", w.result.dump(1) + "\n");
+        if (out_json_) put("", w.in.rel, ".json", w.result.dump() + "\n");
         std::vector<detection> dets;
         if (out_yolo_ || out_preview_ || out_crops_) dets = detections_from_json(w.result);
         if (out_yolo_) put(labels_dir_, w.in.rel, ".txt", yolo_txt(dets, w.img.orig_w, w.img.orig_h, yolo_conf_));
@@ -220,14 +220,14 @@ public:
                                     const std::function<void(const record_visitor&)>& each) const override {
         if (!out_coco_) return {};
         coco_builder cb(labels_, coco_ids_);
-        each([&](const nlohmann::json& rec) { cb.add(rec); });
+        each([&](const nlohmann::ordered_json& rec) { cb.add(rec); });
         std::string r = "coco_results" + suffix + ".json", d = "coco_dataset" + suffix + ".json";
         write_file_atomic(ctx.out_dir + "/" + r, cb.results_json());
         write_file_atomic(ctx.out_dir + "/" + d, cb.dataset_json());
         return {r, d};
     }
 
-    nlohmann::json run_info() const override {
+    nlohmann::ordered_json run_info() const override {
         return {{"family", family_->name}, {"labels", labels_.names}, {"category_ids", labels_.category_ids}};
     }
 

@@ -6,6 +6,7 @@ static const detect_family* const all_families[] = {&yolov8_family, &yolov5_fami
                                                     &yolox_family};
 
 const detect_family* find_detect_family(const std::string& name) {
+    if (name == "yolo11") return &yolov8_family;  // YOLO11 exports the YOLOv8 head
     for (auto* f : all_families)
         if (name == f->name) return f;
     return nullptr;

@@ -13,9 +13,9 @@ static double round_to(double v, double q) {
     return std::round(v * s) / s;
 }
 
-nlohmann::json detections_json(const std::string& rel, int w, int h,
+nlohmann::ordered_json detections_json(const std::string& rel, int w, int h,
                                const std::vector<detection>& dets, const label_set& labels) {
-    nlohmann::json arr = nlohmann::json::array();
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const auto& d : dets) {
         std::string label = d.class_id >= 0 && d.class_id < static_cast<int>(labels.names.size())
                                 ? labels.names[d.class_id]
@@ -30,7 +30,7 @@ nlohmann::json detections_json(const std::string& rel, int w, int h,
     return {{"image", rel}, {"width", w}, {"height", h}, {"detections", arr}};
 }
 
-std::vector<detection> detections_from_json(const nlohmann::json& rec) {
+std::vector<detection> detections_from_json(const nlohmann::ordered_json& rec) {
     std::vector<detection> dets;
     for (const auto& d : rec.at("detections")) {
         const auto& b = d.at("box");
@@ -67,7 +67,7 @@ int64_t coco_image_id(const std::string& rel, int64_t index, const std::string& 
 coco_builder::coco_builder(const label_set& labels, std::string id_mode)
     : labels_(labels), id_mode_(std::move(id_mode)) {}
 
-void coco_builder::add(const nlohmann::json& rec) {
+void coco_builder::add(const nlohmann::ordered_json& rec) {
     const auto& r = rec.at("result");
     int64_t id = coco_image_id(rec.at("rel").get<std::string>(), rec.at("index").get<int64_t>(), id_mode_);
     images_.push_back({{"id", id}, {"file_name", rec.at("rel")}, {"width", r.at("width")},
@@ -89,10 +89,10 @@ void coco_builder::add(const nlohmann::json& rec) {
 std::string coco_builder::results_json() const { return results_.dump() + "\n"; }
 
 std::string coco_builder::dataset_json() const {
-    nlohmann::json cats = nlohmann::json::array();
+    nlohmann::ordered_json cats = nlohmann::ordered_json::array();
     for (size_t i = 0; i < labels_.names.size(); ++i)
         cats.push_back({{"id", labels_.category_ids[i]}, {"name", labels_.names[i]}});
-    nlohmann::json d = {{"info", {{"description", "vfm detect"}}},
+    nlohmann::ordered_json d = {{"info", {{"description", "vfm detect"}}},
                         {"images", images_},
                         {"categories", cats},
                         {"annotations", anns_}};

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# CLI tests: the real detect binary on fixture models and images. One case per CTest test:
+#   cli_test.sh CASE   (environment from tests/CMakeLists.txt: DETECT FIXTURES SRC SHARED PY WORK)
+set -uo pipefail
+case_name=$1
+W="$WORK/$case_name"
+rm -rf "$W" && mkdir -p "$W"
+export VFM_MODELS="$FIXTURES"
+V8="$SRC/tests/fixtures/yolov8_fixture.json"
+V5="$SRC/tests/fixtures/yolov5_fixture.json"
+VX="$SRC/tests/fixtures/yolox_fixture.json"
+IMG="$FIXTURES/images"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect_rc WANT CMD...: run, keep stderr in $W/err, stdout in $W/out
+expect_rc() {
+  local want=$1; shift
+  "$@" >"$W/out" 2>"$W/err"
+  local rc=$?
+  [ "$rc" -eq "$want" ] || { cat "$W/err" >&2; fail "exit $rc, expected $want: $*"; }
+}
+expect_err() { grep -qF -- "$1" "$W/err" || { cat "$W/err" >&2; fail "stderr lacks: $1"; }; }
+# pycheck 'python expression over j (the parsed JSON file)' FILE
+pycheck() {
+  "$PY" - "$2" "$1" <<'PYEOF' || fail "check failed: $1 on $2"
+import json, sys
+path, expr = sys.argv[1], sys.argv[2]
+text = open(path).read()
+j = json.loads(text) if not path.endswith(".jsonl") else [json.loads(l) for l in text.splitlines()]
+if not eval(expr):
+    print(text[:2000], file=sys.stderr)
+    sys.exit(1)
+PYEOF
+}
+no_temp_files() {
+  local t; t=$(find "$1" -name '*.vfm-tmp' | head -1)
+  [ -z "$t" ] || fail "temp file left: $t"
+}
+same_tree() {  # same per-image outputs and COCO files
+  diff -r -x results.jsonl -x 'run*.json' "$1" "$2" >/dev/null || { diff -r -x results.jsonl -x 'run*.json' "$1" "$2" | head -20 >&2; fail "outputs differ: $1 $2"; }
+}
+BOX='[400.0, 200.0, 800.0, 520.0]'
+
+case "$case_name" in
+yolov8_exact)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q
+  pycheck "j == {'image': 'a/x.png', 'width': 1280, 'height': 720, 'detections': [
+      {'box': $BOX, 'score': 0.9, 'class_id': 0, 'label': 'alpha'},
+      {'box': $BOX, 'score': 0.7, 'class_id': 1, 'label': 'beta'}]}" "$W/o/a/x.json"
+  pycheck "[d['box'] for d in j['detections']] == [[100.0, 60.0, 300.0, 700.0]] * 2" "$W/o/b/x.json"
+  pycheck "j['detections'] == []" "$W/o/c/empty.json"
+  [ "$(cat "$W/o/labels/a/x.txt")" = "$(printf '0 0.468750 0.500000 0.312500 0.444444\n1 0.468750 0.500000 0.312500 0.444444')" ] || fail "YOLO txt: $(cat "$W/o/labels/a/x.txt")"
+  [ -f "$W/o/labels/c/empty.txt" ] && [ ! -s "$W/o/labels/c/empty.txt" ] || fail "empty YOLO file for an image without detections"
+  pycheck "j == [
+      {'image_id': 1, 'category_id': 1, 'bbox': [400.0, 200.0, 400.0, 320.0], 'score': 0.9},
+      {'image_id': 1, 'category_id': 2, 'bbox': [400.0, 200.0, 400.0, 320.0], 'score': 0.7},
+      {'image_id': 2, 'category_id': 1, 'bbox': [0.0, 0.0, 640.0, 640.0], 'score': 0.9},
+      {'image_id': 2, 'category_id': 2, 'bbox': [0.0, 0.0, 640.0, 640.0], 'score': 0.7},
+      {'image_id': 3, 'category_id': 1, 'bbox': [100.0, 60.0, 200.0, 640.0], 'score': 0.9},
+      {'image_id': 3, 'category_id': 2, 'bbox': [100.0, 60.0, 200.0, 640.0], 'score': 0.7}]" "$W/o/coco_results.json"
+  pycheck "[i['file_name'] for i in j['images']] == ['a/x.png', 'b/full.png', 'b/x.png', 'c/empty.png'] and len(j['annotations']) == 6 and j['categories'][2] == {'id': 3, 'name': 'gamma'}" "$W/o/coco_dataset.json"
+  pycheck "[r['rel'] for r in j] == ['a/x.png', 'b/full.png', 'b/x.png', 'c/empty.png'] and all(r['status'] == 'ok' for r in j) and j[0]['outputs'] == ['a/x.json', 'labels/a/x.txt'] and set(j[0]['ms']) == {'decode', 'preprocess', 'infer', 'postprocess', 'write'}" "$W/o/results.jsonl"
+  pycheck "j['status'] == 'complete' and j['counts'] == {'inputs': 4, 'ok': 4, 'skipped': 0, 'failed': 0} and len(j['model']['sha256']) == 64 and j['model']['backend'] == 'torchscript' and j['config']['postprocess']['iou'] == 0.45 and j['tool'] == 'detect'" "$W/o/run.json"
+  ;;
+yolov5_exact)
+  expect_rc 0 "$DETECT" -c "$V5" "$IMG/a" -o "$W/o" -q
+  pycheck "[(d['box'], d['score'], d['class_id']) for d in j['detections']] == [($BOX, 0.9, 0), ($BOX, 0.7, 1)]" "$W/o/x.json"
+  ;;
+yolox_exact)
+  expect_rc 0 "$DETECT" -c "$VX" "$FIXTURES/images_yolox" -o "$W/o" -q
+  pycheck "[(d['box'], d['score'], d['class_id']) for d in j['detections']] == [([200.0, 120.0, 600.0, 400.0], 0.9, 0), ([200.0, 120.0, 600.0, 400.0], 0.7, 1)]" "$W/o/y.json"
+  ;;
+batch_workers_same)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" "$FIXTURES/images_many" -o "$W/a" -q --threads 1 --batch 1
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" "$FIXTURES/images_many" -o "$W/b" -q --threads 2 --batch 3
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" "$FIXTURES/images_many" -o "$W/c" -q --threads 2 --set runtime.workers=1 --set runtime.decode_threads=2 --batch 4
+  same_tree "$W/a" "$W/b"
+  same_tree "$W/a" "$W/c"
+  pycheck "j['workers'] == 2 and j['threads_per_worker'] == 1 and j['batch'] == 3" "$W/b/run.json"
+  ;;
+classes_agnostic)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/c" -q --set postprocess.classes=1
+  pycheck "[d['label'] for d in j['detections']] == ['beta']" "$W/c/x.json"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/g" -q --set postprocess.agnostic=true
+  pycheck "[d['label'] for d in j['detections']] == ['alpha']" "$W/g/x.json"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/m" -q --set postprocess.max_det=1 --set postprocess.conf=0.95
+  pycheck "j['detections'] == []" "$W/m/x.json"
+  ;;
+tiles)
+  expect_rc 0 "$DETECT" -c "$V8" "$FIXTURES/images_tile" -o "$W/o" -q --set tile.size=640 --set tile.overlap=0.2
+  pycheck "[(d['box'], d['class_id']) for d in j['detections']] == [([1500.0, 100.0, 1700.0, 300.0], 0), ([1500.0, 100.0, 1700.0, 300.0], 1)]" "$W/o/t.json"
+  ;;
+stdin_list_glob)
+  printf '%s\n' "$IMG/a/x.png" | { "$DETECT" -c "$V8" - -o "$W/s" -q; } || fail "stdin"
+  [ -f "$W/s/x.json" ] || fail "stdin input not processed"
+  printf '%s\n# comment\n%s\n' "$IMG/a/x.png" "$IMG/b/x.png" > "$W/list.txt"
+  expect_rc 0 "$DETECT" -c "$V8" "@$W/list.txt" -o "$W/l" -q
+  # same file name from two folders: outputs must not collide
+  [ "$(find "$W/l" -name 'x.json' | wc -l)" -eq 2 ] || fail "list inputs collided"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/b/*.png" -o "$W/g" -q
+  [ -f "$W/g/full.json" ] && [ -f "$W/g/x.json" ] || fail "glob"
+  ;;
+previews_crops)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/o" -q --set outputs.preview=true --set outputs.crops=true
+  "$PY" -c "
+import cv2, sys
+p = cv2.imread('$W/o/preview/x.jpg'); assert p is not None and p.shape == (720, 1280, 3), 'preview'
+c = cv2.imread('$W/o/crops/x/0_alpha.jpg'); assert c is not None and c.shape == (320, 400, 3), c.shape
+assert c.mean() > 240, 'crop is the white rectangle'
+" || fail "preview/crops"
+  ;;
+dry_run_shards_merge)
+  ALL="$IMG $FIXTURES/images_many"
+  expect_rc 0 "$DETECT" -c "$V8" $ALL --dry-run -q
+  [ "$(wc -l < "$W/out")" -eq 34 ] || fail "dry run lists $(wc -l < "$W/out") inputs"
+  : > "$W/union"
+  for k in 1 2 3; do
+    expect_rc 0 "$DETECT" -c "$V8" $ALL --dry-run -q --shard $k/3
+    cat "$W/out" >> "$W/union"
+  done
+  [ "$(sort "$W/union" | uniq | wc -l)" -eq 34 ] && [ "$(wc -l < "$W/union")" -eq 34 ] || fail "shards do not partition the inputs"
+  # shards into one folder, merged, equal a single run
+  for k in 1 2 3; do expect_rc 0 "$DETECT" -c "$V8" $ALL -o "$W/sh" -q --shard $k/3; done
+  [ -f "$W/sh/results.shard-2-of-3.jsonl" ] || fail "per-shard results file"
+  "$PY" "$SRC/scripts/vfm-merge" "$W/sh" -o "$W/sh" >/dev/null 2>"$W/err" || { cat "$W/err"; fail "merge"; }
+  expect_rc 0 "$DETECT" -c "$V8" $ALL -o "$W/one" -q
+  cmp "$W/sh/coco_results.json" "$W/one/coco_results.json" || fail "merged COCO results differ"
+  cmp "$W/sh/coco_dataset.json" "$W/one/coco_dataset.json" || fail "merged COCO dataset differs"
+  pycheck "len(j) == 34 and [r['index'] for r in j] == list(range(34))" "$W/sh/results.jsonl"
+  ;;
+resume_skips)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q
+  cp -r "$W/o" "$W/first"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --resume
+  pycheck "all(r['status'] == 'skipped' for r in j) and len(j) == 4" "$W/o/results.jsonl"
+  pycheck "j['counts']['skipped'] == 4 and j['counts']['ok'] == 0" "$W/o/run.json"
+  same_tree "$W/first" "$W/o"
+  # a removed output re-runs only that input
+  rm "$W/o/b/x.json"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --resume
+  pycheck "[r['status'] for r in j] == ['skipped', 'skipped', 'ok', 'skipped']" "$W/o/results.jsonl"
+  # a changed threshold re-runs everything
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --resume --set postprocess.conf=0.8
+  pycheck "all(r['status'] == 'ok' for r in j)" "$W/o/results.jsonl"
+  pycheck "[d['label'] for d in j['detections']] == ['alpha']" "$W/o/a/x.json"
+  ;;
+config_change_needs_flag)
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/o" -q
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/o" -q   # same config: fine
+  expect_rc 2 "$DETECT" -c "$V8" "$IMG/a" -o "$W/o" -q --set postprocess.iou=0.6
+  expect_err "error: $W/o: holds a run with another config or model; use --resume to redo what changed, --overwrite to replace it, or another -o"
+  expect_rc 0 "$DETECT" -c "$V8" "$IMG/a" -o "$W/o" -q --set postprocess.iou=0.6 --overwrite
+  ;;
+kill_resume)
+  SLOW="--set model.file=yolov8_slow_fixture.pt --threads 1"
+  expect_rc 0 "$DETECT" -c "$V8" "$FIXTURES/images_many" -o "$W/ref" -q $SLOW
+  "$DETECT" -c "$V8" "$FIXTURES/images_many" -o "$W/o" -q $SLOW --set outputs.preview=true 2>/dev/null &
+  pid=$!
+  for _ in $(seq 1 600); do
+    [ -f "$W/o/results.jsonl" ] && [ "$(wc -l < "$W/o/results.jsonl")" -ge 5 ] && break
+    sleep 0.05
+  done
+  kill -9 $pid; wait $pid 2>/dev/null
+  n=$(wc -l < "$W/o/results.jsonl")
+  [ "$n" -ge 5 ] && [ "$n" -lt 30 ] || fail "kill landed after $n of 30 images"
+  pycheck "j['status'] == 'running'" "$W/o/run.json"
+  expect_rc 2 "$DETECT" -c "$V8" "$FIXTURES/images_many" -o "$W/o" -q $SLOW  # other config (preview off)
+  expect_rc 0 "$DETECT" -c "$V8" "$FIXTURES/images_many" -o "$W/o" -q $SLOW --set outputs.preview=true --resume
+  no_temp_files "$W/o"
+  pycheck "sum(r['status'] == 'skipped' for r in j) >= 5 and len(j) == 30" "$W/o/results.jsonl"
+  rm -r "$W/o/preview"
+  same_tree "$W/ref" "$W/o"
+  ;;
+corrupt_jpeg)
+  mkdir -p "$W/in"; cp "$IMG/a/x.png" "$W/in/good.png"
+  "$PY" -c "
+import cv2, numpy as np
+ok, b = cv2.imencode('.jpg', np.full((64, 64, 3), 128, np.uint8)); b = b.tobytes()
+open('$W/in/bad.jpg', 'wb').write(b[:len(b) // 2])
+"
+  expect_rc 1 "$DETECT" -c "$V8" "$W/in" -o "$W/o" -q
+  expect_err "error: $W/in/bad.jpg: truncated JPEG (no end-of-image marker)"
+  [ "$(grep -c . "$W/err")" -eq 1 ] || fail "more than one error line"
+  [ -f "$W/o/good.json" ] && [ ! -e "$W/o/bad.json" ] || fail "good image not written or bad one written"
+  pycheck "[(r['rel'], r['status']) for r in j] == [('bad.jpg', 'error'), ('good.png', 'ok')] and j[0]['message'] == 'truncated JPEG (no end-of-image marker)'" "$W/o/results.jsonl"
+  pycheck "j['counts']['failed'] == 1" "$W/o/run.json"
+  no_temp_files "$W/o"
+  ;;
+zero_byte)
+  mkdir -p "$W/in"; cp "$IMG/a/x.png" "$W/in/good.png"; : > "$W/in/empty.jpg"
+  expect_rc 1 "$DETECT" -c "$V8" "$W/in" -o "$W/o" -q
+  expect_err "error: $W/in/empty.jpg: empty file"
+  [ -f "$W/o/good.json" ] || fail "good image not written"
+  ;;
+text_as_jpg)
+  mkdir -p "$W/in"; cp "$IMG/a/x.png" "$W/in/good.png"; echo "hello, not an image" > "$W/in/notes.jpg"
+  expect_rc 1 "$DETECT" -c "$V8" "$W/in" -o "$W/o" -q
+  expect_err "error: $W/in/notes.jpg: cannot decode image (corrupt or not an image)"
+  [ -f "$W/o/good.json" ] || fail "good image not written"
+  ;;
+missing_path)
+  expect_rc 1 "$DETECT" -c "$V8" "$IMG/a/x.png" "$W/nope.jpg" -o "$W/o" -q
+  expect_err "error: $W/nope.jpg: no such file or folder"
+  [ -f "$W/o/x.json" ] || fail "existing input not processed"
+  pycheck "j[-1]['status'] == 'error' and j[-1]['path'] == '$W/nope.jpg'" "$W/o/results.jsonl"
+  ;;
+max_pixels)
+  expect_rc 1 "$DETECT" -c "$V8" "$IMG/a/x.png" -o "$W/o" -q --set input.max_pixels=100000
+  expect_err "error: $IMG/a/x.png: image is 1280x720, over the max_pixels limit of 100000"
+  ;;
+unknown_config_key)
+  echo '{"task": "detect", "postprocess": {"ioo": 0.5}}' > "$W/c.json"
+  expect_rc 2 "$DETECT" -c "$W/c.json" "$IMG" -o "$W/o" -q
+  expect_err "error: $W/c.json: postprocess.ioo: unknown key"
+  [ ! -e "$W/o" ] || fail "output written after a config error"
+  ;;
+wrong_type)
+  echo '{"postprocess": {"iou": "0.5"}}' > "$W/c.json"
+  expect_rc 2 "$DETECT" -c "$W/c.json" "$IMG" -o "$W/o" -q
+  expect_err "error: $W/c.json: postprocess.iou: expected number, got string"
+  expect_rc 2 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --set postprocess.max_det=many
+  expect_err 'error: --set postprocess.max_det: expected integer, got "many"'
+  ;;
+missing_model)
+  expect_rc 2 "$DETECT" -c "$V8" -m "$W/absent.pt" "$IMG" -o "$W/o" -q
+  expect_err "error: $W/absent.pt: model file not found"
+  ;;
+wrong_output_shape)
+  expect_rc 2 "$DETECT" -c "$V8" -m "$FIXTURES/wrong_shape.pt" "$IMG" -o "$W/o" -q
+  expect_err "yolov8 export: expected output [B, 4+nc, N] with nc=3, got [1, 25200, 85]"
+  [ ! -e "$W/o/a" ] || fail "outputs written with a broken model"
+  ;;
+not_torchscript)
+  echo "not a model" > "$W/m.pt"
+  expect_rc 2 "$DETECT" -c "$V8" -m "$W/m.pt" "$IMG" -o "$W/o" -q
+  expect_err "error: $W/m.pt: not a loadable TorchScript file"
+  ;;
+device_cuda)
+  expect_rc 2 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --device cuda
+  expect_err "--device cuda: this LibTorch has no CUDA support"
+  ;;
+usage)
+  expect_rc 0 "$DETECT" --help
+  grep -q -- "--shard" "$W/out" || fail "help lacks --shard"
+  expect_rc 0 "$DETECT" --version
+  grep -q "vfm" "$W/out" || fail "version"
+  expect_rc 2 "$DETECT" --no-such-option
+  expect_rc 2 "$DETECT" -c "$V8" -o "$W/o"
+  expect_err "error: no inputs given"
+  expect_rc 2 "$DETECT" -c "$V8" "$IMG" --shard 5/4
+  expect_rc 0 "$DETECT" -c "$V8" --print-config --set postprocess.iou=0.3
+  pycheck "j['postprocess']['iou'] == 0.3 and j['task'] == 'detect'" "$W/out"
+  ;;
+real_yolox)
+  M="$SHARED/models/yolox/yolox_nano.onnx"
+  [ -f "$M" ] || { echo "SKIP: $M absent"; exit 77; }
+  expect_rc 0 "$DETECT" -m "$M" -c yolox-nano "$SHARED/data/photos/bus.jpg" "$SHARED/data/photos/zidane.jpg" -o "$W/o" -q
+  pycheck "sum(d['label'] == 'person' for d in j['detections']) >= 3 and any(d['label'] == 'bus' and d['score'] > 0.8 for d in j['detections'])" "$W/o/bus.json"
+  pycheck "sum(d['label'] == 'person' for d in j['detections']) >= 2" "$W/o/zidane.json"
+  pycheck "j['model']['backend'] == 'opencv-dnn'" "$W/o/run.json"
+  ;;
+*) fail "unknown case $case_name" ;;
+esac
+echo "ok: $case_name"
