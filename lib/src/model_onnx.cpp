@@ -15,9 +15,12 @@ public:
         try {
             net_ = cv::dnn::readNetFromONNX(path_);
         } catch (const cv::Exception& e) {
+            // e.err holds OpenCV's nested messages; the node name comes first.
+            std::string why = e.err.substr(0, e.err.find(" parse error"));
+            why = why.substr(0, why.find('\n'));
+            if (why.rfind("> ", 0) == 0) why = why.substr(2);
             throw fatal_error(path_ + ": OpenCV DNN " + CV_VERSION + " cannot import this ONNX " +
-                              "graph (" + e.err + "); convert it to TorchScript instead " +
-                              "(see scripts/vfm-models)");
+                              "graph (" + why + "); export the model to TorchScript instead");
         }
         if (net_.empty()) throw fatal_error(path_ + ": OpenCV DNN could not read this ONNX file");
         net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <thread>
 
 #include "vfm/cli.h"
@@ -89,6 +90,9 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                     vfm_version().c_str(), git_revision().c_str(), torch_version().c_str(), CV_VERSION);
         return exit_ok;
     }
+    // OpenCV's own log lines would duplicate our one-line errors.
+    cv::utils::logging::setLogLevel(args.verbosity > 1 ? cv::utils::logging::LOG_LEVEL_WARNING
+                                                       : cv::utils::logging::LOG_LEVEL_SILENT);
     stderr_log log;
     auto t_start = clock_t_::now();
     std::string started = iso_time_now();

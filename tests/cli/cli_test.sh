@@ -235,6 +235,11 @@ not_torchscript)
   expect_rc 2 "$DETECT" -c "$V8" -m "$W/m.pt" "$IMG" -o "$W/o" -q
   expect_err "error: $W/m.pt: not a loadable TorchScript file"
   ;;
+onnx_unsupported)
+  expect_rc 2 "$DETECT" -c "$V8" -m "$FIXTURES/unsupported.onnx" "$IMG" -o "$W/o" -q
+  expect_err "error: $FIXTURES/unsupported.onnx: OpenCV DNN 4.6.0 cannot import this ONNX graph (Node [TopK@ai.onnx]:(onnx_node!/TopK)); export the model to TorchScript instead"
+  [ "$(grep -c . "$W/err")" -eq 1 ] || fail "more than one line on stderr"
+  ;;
 device_cuda)
   expect_rc 2 "$DETECT" -c "$V8" "$IMG" -o "$W/o" -q --device cuda
   expect_err "--device cuda: this LibTorch has no CUDA support"
