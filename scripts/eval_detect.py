@@ -161,10 +161,12 @@ def load_dataset(pred_dir, label_dir, image_dir=None):
         stems = list_image_stems(image_dir)
         if not stems:
             raise SystemExit("eval_detect: no images under %s" % image_dir)
-        extra = sorted(set(preds) - set(stems))
-        if extra:
-            print("eval_detect: note: %d prediction file(s) for images not in %s are ignored "
-                  "(e.g. %s)" % (len(extra), image_dir, extra[0]), file=sys.stderr)
+        for what, found in (("prediction", preds), ("label", label_stems)):
+            extra = sorted(set(found) - set(stems))
+            if extra:
+                print("eval_detect: note: %d %s file(s) for images not in %s are ignored (%s%s)"
+                      % (len(extra), what, image_dir, ", ".join(extra[:3]),
+                         ", ..." if len(extra) > 3 else ""), file=sys.stderr)
     else:
         stems = sorted(label_stems | set(preds))
 

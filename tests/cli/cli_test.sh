@@ -264,6 +264,36 @@ real_yolox)
   pycheck "sum(d['label'] == 'person' for d in j['detections']) >= 2" "$W/o/zidane.json"
   pycheck "j['model']['backend'] == 'opencv-dnn'" "$W/o/run.json"
   ;;
+models_fetch)
+  export VFM_MODELS="$W/cache"
+  mkdir -p "$W/mirror/yolox"
+  echo "not the model" > "$W/mirror/yolox/yolox_nano.onnx"
+  expect_rc 1 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$W/mirror"
+  expect_err "error: yolox-nano: checksum mismatch for $W/mirror/yolox/yolox_nano.onnx: expected sha256 e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd, got "
+  [ -z "$(ls -A "$W/cache" 2>/dev/null)" ] || fail "something was left in the cache: $(ls -A "$W/cache")"
+  expect_rc 1 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$W/empty"
+  expect_err "error: yolox-nano: source not found; expected sha256 e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd; looked in $W/empty/yolox/yolox_nano.onnx"
+  expect_rc 2 "$SRC/scripts/vfm-models" fetch no-such-model
+  expect_err "error: unknown model no-such-model"
+  # the binary names the fetch command for an unfetched model
+  expect_rc 2 "$DETECT" -c yolox-nano "$IMG" -o "$W/o" -q
+  expect_err "fetch it with: scripts/vfm-models fetch yolox-nano"
+  [ -d "$SHARED/models" ] || { echo "SKIP: $SHARED/models absent"; exit 77; }
+  expect_rc 0 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$SHARED/models"
+  expect_rc 0 "$SRC/scripts/vfm-models" verify yolox-nano
+  grep -q "yolox-nano	ok" "$W/out" || fail "verify"
+  echo corrupted >> "$W/cache/yolox_nano.onnx"
+  expect_rc 1 "$SRC/scripts/vfm-models" verify yolox-nano
+  ;;
+coco128_map)
+  # Accuracy guard on real weights: YOLOX-Nano on coco128-train scores mAP@0.5 0.511.
+  M="$SHARED/models/yolox/yolox_nano.onnx"; D="$SHARED/data/coco128-train"
+  [ -f "$M" ] && [ -d "$D/images" ] || { echo "SKIP: shared model or data absent"; exit 77; }
+  expect_rc 0 "$DETECT" -c yolox-nano -m "$M" "$D/images" -o "$W/o" -q \
+    --set postprocess.conf=0.001 --set postprocess.max_det=100 --set postprocess.iou=0.65
+  "$PY" "$SRC/scripts/eval_detect.py" --pred "$W/o" --labels "$D/labels-det" --images "$D/images" > "$W/map.json" 2>/dev/null || fail "eval"
+  pycheck "j['mAP50'] > 0.50 and j['mAP50_95'] > 0.32 and j['images'] == 128" "$W/map.json"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 echo "ok: $case_name"
