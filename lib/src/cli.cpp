@@ -59,8 +59,10 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
                                        : progress_mode::auto_;
     a.verbosity = quiet ? 0 : verbose ? 2 : 1;
     if (quiet) a.progress = progress_mode::none;
-    if (a.threads > 0) a.cfg.sets.insert(a.cfg.sets.begin(), "runtime.threads=" + std::to_string(a.threads));
-    if (a.batch > 0) a.cfg.sets.insert(a.cfg.sets.begin(), "runtime.batch=" + std::to_string(a.batch));
+    if (a.threads > 0)
+        a.cfg.sets.insert(a.cfg.sets.begin(), "runtime.threads=" + std::to_string(a.threads));
+    if (a.batch > 0)
+        a.cfg.sets.insert(a.cfg.sets.begin(), "runtime.batch=" + std::to_string(a.batch));
     return -1;
 }
 

@@ -18,14 +18,22 @@ namespace vfm {
 
 const char* ftype_name(ftype t) {
     switch (t) {
-        case ftype::boolean: return "boolean";
-        case ftype::integer: return "integer";
-        case ftype::number: return "number";
-        case ftype::string: return "string";
-        case ftype::int_list: return "list of integers";
-        case ftype::number_list: return "list of numbers";
-        case ftype::string_list: return "list of strings";
-        case ftype::labels: return "\"coco80\", \"file:PATH\" or a list of strings";
+        case ftype::boolean:
+            return "boolean";
+        case ftype::integer:
+            return "integer";
+        case ftype::number:
+            return "number";
+        case ftype::string:
+            return "string";
+        case ftype::int_list:
+            return "list of integers";
+        case ftype::number_list:
+            return "list of numbers";
+        case ftype::string_list:
+            return "list of strings";
+        case ftype::labels:
+            return "\"coco80\", \"file:PATH\" or a list of strings";
     }
     return "?";
 }
@@ -51,7 +59,8 @@ std::vector<field> common_fields() {
         {"preprocess.letterbox_centre", ftype::boolean, true, "centre the letterboxed image"},
         {"preprocess.pad_value", ftype::number, 114, "letterbox padding (0-255)"},
         {"preprocess.interpolation", ftype::string, "linear", "linear, cubic, area or nearest"},
-        {"input.max_pixels", ftype::integer, 100000000, "refuse larger images (decompression bombs)"},
+        {"input.max_pixels", ftype::integer, 100000000,
+         "refuse larger images (decompression bombs)"},
         {"input.reduced_decode", ftype::boolean, true,
          "decode JPEGs at 1/2 or 1/4 size when the model input is that much smaller"},
         {"input.alpha_background", ftype::int_list, j::array({255, 255, 255}),
@@ -94,13 +103,20 @@ static bool all_of(const json& v, bool (*pred)(const json&)) {
 
 static bool type_ok(const json& v, ftype t) {
     switch (t) {
-        case ftype::boolean: return v.is_boolean();
-        case ftype::integer: return v.is_number_integer();
-        case ftype::number: return v.is_number();
-        case ftype::string: return v.is_string();
-        case ftype::int_list: return all_of(v, [](const json& e) { return e.is_number_integer(); });
-        case ftype::number_list: return all_of(v, [](const json& e) { return e.is_number(); });
-        case ftype::string_list: return all_of(v, [](const json& e) { return e.is_string(); });
+        case ftype::boolean:
+            return v.is_boolean();
+        case ftype::integer:
+            return v.is_number_integer();
+        case ftype::number:
+            return v.is_number();
+        case ftype::string:
+            return v.is_string();
+        case ftype::int_list:
+            return all_of(v, [](const json& e) { return e.is_number_integer(); });
+        case ftype::number_list:
+            return all_of(v, [](const json& e) { return e.is_number(); });
+        case ftype::string_list:
+            return all_of(v, [](const json& e) { return e.is_string(); });
         case ftype::labels:
             return v.is_string() || all_of(v, [](const json& e) { return e.is_string(); });
     }
@@ -142,7 +158,8 @@ void set_path(json& cfg, const std::string& path, const json& value) {
     size_t start = 0;
     for (;;) {
         size_t dot = path.find('.', start);
-        std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        std::string key =
+            path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (dot == std::string::npos) {
             (*node)[key] = value;
             return;
@@ -159,7 +176,8 @@ const json& get_path(const json& cfg, const std::string& path) {
     size_t start = 0;
     for (;;) {
         size_t dot = path.find('.', start);
-        std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        std::string key =
+            path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (!node->is_object() || !node->contains(key)) return null_value;
         node = &(*node)[key];
         if (dot == std::string::npos) return *node;
@@ -169,7 +187,8 @@ const json& get_path(const json& cfg, const std::string& path) {
 
 static json parse_scalar(const std::string& path, const std::string& text, ftype t) {
     auto bad = [&]() {
-        return fatal_error("--set " + path + ": expected " + ftype_name(t) + ", got \"" + text + "\"");
+        return fatal_error("--set " + path + ": expected " + ftype_name(t) + ", got \"" + text +
+                           "\"");
     };
     try {
         switch (t) {
@@ -189,7 +208,8 @@ static json parse_scalar(const std::string& path, const std::string& text, ftype
                 if (n != text.size()) throw bad();
                 return v;
             }
-            default: return text;
+            default:
+                return text;
         }
     } catch (const fatal_error&) {
         throw;
@@ -212,19 +232,22 @@ json parse_set_value(const schema& s, const std::string& assignment, std::string
     json v;
     if (!text.empty() && text[0] == '[') {
         v = json::parse(text, nullptr, false);
-        if (v.is_discarded()) throw fatal_error("--set " + path + ": invalid JSON list \"" + text + "\"");
+        if (v.is_discarded())
+            throw fatal_error("--set " + path + ": invalid JSON list \"" + text + "\"");
     } else if (f->type == ftype::labels && text.find(',') == std::string::npos) {
         v = text;  // "coco80" or "file:..."
     } else {
-        ftype et = f->type == ftype::int_list ? ftype::integer
-                   : f->type == ftype::number_list ? ftype::number : ftype::string;
+        ftype et = f->type == ftype::int_list      ? ftype::integer
+                   : f->type == ftype::number_list ? ftype::number
+                                                   : ftype::string;
         v = json::array();
         std::stringstream ss(text);
         for (std::string item; std::getline(ss, item, ',');)
             if (!item.empty()) v.push_back(parse_scalar(path, item, et));
     }
     if (!type_ok(v, f->type))
-        throw fatal_error("--set " + path + ": expected " + ftype_name(f->type) + ", got \"" + text + "\"");
+        throw fatal_error("--set " + path + ": expected " + ftype_name(f->type) + ", got \"" +
+                          text + "\"");
     return v;
 }
 

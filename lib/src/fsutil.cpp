@@ -22,7 +22,9 @@ void write_file_atomic(const std::string& path, const void* data, size_t n) {
     if (p.has_parent_path()) {
         std::error_code ec;
         fs::create_directories(p.parent_path(), ec);
-        if (ec) throw std::runtime_error("cannot create folder " + p.parent_path().string() + ": " + ec.message());
+        if (ec)
+            throw std::runtime_error("cannot create folder " + p.parent_path().string() + ": " +
+                                     ec.message());
     }
     std::string tmp = (p.has_parent_path() ? p.parent_path().string() + "/" : std::string()) + "." +
                       p.filename().string() + "." + std::to_string(getpid()) + "." +
@@ -70,7 +72,8 @@ int remove_stale_temps(const std::string& dir) {
     if (!fs::is_directory(dir, ec)) return 0;
     int n = 0;
     const std::string marker = temp_marker;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
         const std::string name = it->path().filename().string();
         if (name.size() > marker.size() &&
             name.compare(name.size() - marker.size(), marker.size(), marker) == 0) {

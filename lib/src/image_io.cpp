@@ -9,7 +9,9 @@
 
 namespace vfm {
 
-static int be16(const unsigned char* p) { return (p[0] << 8) | p[1]; }
+static int be16(const unsigned char* p) {
+    return (p[0] << 8) | p[1];
+}
 static long be32(const unsigned char* p) {
     return (long(p[0]) << 24) | (long(p[1]) << 16) | (long(p[2]) << 8) | long(p[3]);
 }
@@ -67,7 +69,6 @@ int choose_reduction(image_size img, int in_w, int in_h) {
     return r;
 }
 
-
 static bool is_jpeg(const std::string& b) {
     return b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
            static_cast<unsigned char>(b[1]) == 0xD8;
@@ -109,9 +110,12 @@ decoded_image decode_image(const std::string& bytes, const decode_options& o) {
         throw input_error("image is " + std::to_string(img.cols) + "x" + std::to_string(img.rows) +
                           ", over the max_pixels limit of " + std::to_string(o.max_pixels));
 
-    if (img.depth() == CV_16U) img.convertTo(img, CV_8U, 1.0 / 257.0);
-    else if (img.depth() == CV_32F) img.convertTo(img, CV_8U, 255.0);
-    else if (img.depth() != CV_8U) img.convertTo(img, CV_8U);
+    if (img.depth() == CV_16U)
+        img.convertTo(img, CV_8U, 1.0 / 257.0);
+    else if (img.depth() == CV_32F)
+        img.convertTo(img, CV_8U, 255.0);
+    else if (img.depth() != CV_8U)
+        img.convertTo(img, CV_8U);
 
     if (img.channels() == 1) {
         cv::cvtColor(img, out.bgr, cv::COLOR_GRAY2BGR);
@@ -137,7 +141,8 @@ decoded_image decode_image(const std::string& bytes, const decode_options& o) {
     out.orig_h = out.bgr.rows;
     if (is_jpeg(bytes) && o.reduce > 1 && probed.w > 0) {
         // The probe reads the stored size; EXIF may have rotated the decoded image.
-        bool stored_landscape = probed.w >= probed.h, decoded_landscape = out.bgr.cols >= out.bgr.rows;
+        bool stored_landscape = probed.w >= probed.h,
+             decoded_landscape = out.bgr.cols >= out.bgr.rows;
         bool swapped = stored_landscape != decoded_landscape && probed.w != probed.h;
         out.orig_w = swapped ? probed.h : probed.w;
         out.orig_h = swapped ? probed.w : probed.h;
@@ -157,15 +162,18 @@ letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, 
         lb.sx = static_cast<float>(o.in_w) / bgr.cols;
         lb.sy = static_cast<float>(o.in_h) / bgr.rows;
     }
-    if (bgr.cols == lb.new_w && bgr.rows == lb.new_h) resized = bgr;
-    else cv::resize(bgr, resized, cv::Size(lb.new_w, lb.new_h), 0, 0, o.interpolation);
+    if (bgr.cols == lb.new_w && bgr.rows == lb.new_h)
+        resized = bgr;
+    else
+        cv::resize(bgr, resized, cv::Size(lb.new_w, lb.new_h), 0, 0, o.interpolation);
 
     // Pad in 8-bit, then one conversion pass into the destination buffer.
     cv::Mat padded;
     if (lb.pad_left || lb.pad_right || lb.pad_top || lb.pad_bottom)
         cv::copyMakeBorder(resized, padded, lb.pad_top, lb.pad_bottom, lb.pad_left, lb.pad_right,
                            cv::BORDER_CONSTANT, cv::Scalar::all(o.pad_value));
-    else padded = resized;
+    else
+        padded = resized;
     if (o.rgb) cv::cvtColor(padded, padded, cv::COLOR_BGR2RGB);
 
     cv::Mat out(o.in_h, o.in_w, CV_32FC3, dst);

@@ -83,8 +83,10 @@ struct collector {
             if (rc == 0) {
                 for (size_t i = 0; i < g.gl_pathc; ++i) {
                     std::string p = g.gl_pathv[i];
-                    if (fs::is_directory(p, ec)) walk(p);
-                    else if (has_image_extension(p)) add_file(p, fs::path(p).filename().string());
+                    if (fs::is_directory(p, ec))
+                        walk(p);
+                    else if (has_image_extension(p))
+                        add_file(p, fs::path(p).filename().string());
                 }
             } else {
                 res.errors.push_back(arg + ": no file matches this pattern");

@@ -20,8 +20,10 @@ std::unique_ptr<model> load_model(const model_options& o) {
     for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".onnx") {
         if (o.device != "cpu")
-            throw fatal_error(o.path + ": ONNX models run on the CPU through OpenCV DNN; convert "
-                              "to TorchScript to use --device " + o.device);
+            throw fatal_error(o.path +
+                              ": ONNX models run on the CPU through OpenCV DNN; convert "
+                              "to TorchScript to use --device " +
+                              o.device);
         return load_onnx(o);
     }
     return load_torchscript(o);

@@ -10,7 +10,7 @@ namespace vfm {
 namespace {
 
 class onnx_model final : public model {
-public:
+  public:
     explicit onnx_model(std::string path) : path_(std::move(path)) {
         try {
             net_ = cv::dnn::readNetFromONNX(path_);
@@ -43,7 +43,8 @@ public:
                 for (int y = 0; y < h; ++y)
                     for (int x = 0; x < w; ++x)
                         for (int k = 0; k < c; ++k)
-                            dst[(static_cast<size_t>(k) * h + y) * w + x] = src[(static_cast<size_t>(y) * w + x) * c + k];
+                            dst[(static_cast<size_t>(k) * h + y) * w + x] =
+                                src[(static_cast<size_t>(y) * w + x) * c + k];
             } else {
                 std::copy(src, src + static_cast<size_t>(c) * h * w, dst);
             }
@@ -63,7 +64,7 @@ public:
     std::unique_ptr<model> clone() override { return std::make_unique<onnx_model>(path_); }
     std::string backend() const override { return "opencv-dnn"; }
 
-private:
+  private:
     static void append(tensor& t, const cv::Mat& m, int batch) {
         cv::Mat c = m.isContinuous() ? m : m.clone();
         if (t.shape.empty()) {
@@ -83,6 +84,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<model> load_onnx(const model_options& o) { return std::make_unique<onnx_model>(o.path); }
+std::unique_ptr<model> load_onnx(const model_options& o) {
+    return std::make_unique<onnx_model>(o.path);
+}
 
 }  // namespace vfm

@@ -27,7 +27,7 @@ std::string first_line(const std::string& s) {
 }
 
 class torch_model final : public model {
-public:
+  public:
     torch_model(std::shared_ptr<torch::jit::Module> m, torch::Device dev, bool channels_last)
         : module_(std::move(m)), device_(dev), channels_last_(channels_last) {}
 
@@ -55,7 +55,7 @@ public:
     }
     std::string backend() const override { return "torchscript"; }
 
-private:
+  private:
     static void collect(const torch::jit::IValue& v, std::vector<tensor>& res) {
         if (v.isTensor()) {
             at::Tensor t = v.toTensor().to(torch::kCPU).to(torch::kFloat).contiguous();
@@ -102,7 +102,8 @@ std::unique_ptr<model> load_torchscript(const model_options& o) {
         throw fatal_error(o.path + ": not a loadable TorchScript file (" +
                           first_line(e.what_without_backtrace()) + ")");
     } catch (const std::exception& e) {
-        throw fatal_error(o.path + ": not a loadable TorchScript file (" + first_line(e.what()) + ")");
+        throw fatal_error(o.path + ": not a loadable TorchScript file (" + first_line(e.what()) +
+                          ")");
     }
     try {
         m->eval();
@@ -132,9 +133,13 @@ void init_compute(int intra_threads) {
     set_thread_compute(intra_threads);
 }
 
-void set_thread_compute(int n) { at::set_num_threads(std::max(1, n)); }
+void set_thread_compute(int n) {
+    at::set_num_threads(std::max(1, n));
+}
 
-int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int default_threads() {
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 double measure_gemm_gflops() {
     c10::InferenceMode guard;
@@ -159,6 +164,8 @@ bool cuda_available() {
 #endif
 }
 
-std::string torch_version() { return TORCH_VERSION; }
+std::string torch_version() {
+    return TORCH_VERSION;
+}
 
 }  // namespace vfm

@@ -36,7 +36,8 @@ bool record_is_current(const nlohmann::ordered_json& rec, const resume_facts& f)
     if (!rec.is_object()) return false;
     std::string st = rec.value("status", "");
     if (st != "ok" && st != "skipped") return false;
-    if (rec.value("config", "") != f.config_fp || rec.value("model", "") != f.model_sha) return false;
+    if (rec.value("config", "") != f.config_fp || rec.value("model", "") != f.model_sha)
+        return false;
     const auto& in = rec.value("input", nlohmann::ordered_json::object());
     if (in.value("size", -1LL) != f.input.size || in.value("mtime_ns", 0LL) != f.input.mtime_ns)
         return false;
@@ -57,7 +58,8 @@ results_writer::~results_writer() {
 }
 
 void results_writer::append(const nlohmann::ordered_json& rec) {
-    std::string s = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    std::string s =
+        rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     std::lock_guard<std::mutex> l(m_);
     std::fwrite(s.data(), 1, s.size(), f_);
     std::fflush(f_);

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -34,7 +34,9 @@ using clock_t_ = std::chrono::steady_clock;
 double ms_since(clock_t_::time_point t0) {
     return std::chrono::duration<double, std::milli>(clock_t_::now() - t0).count();
 }
-double round3(double v) { return std::round(v * 1000) / 1000; }
+double round3(double v) {
+    return std::round(v * 1000) / 1000;
+}
 
 struct run_settings {
     int threads = 1, workers = 1, per_worker = 1, batch = 1, decode_threads = 1;
@@ -87,7 +89,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
     if (rc >= 0) return rc;
     if (args.version) {
         std::printf("%s (vfm %s, git %s, LibTorch %s, OpenCV %s)\n", t->name().c_str(),
-                    vfm_version().c_str(), git_revision().c_str(), torch_version().c_str(), CV_VERSION);
+                    vfm_version().c_str(), git_revision().c_str(), torch_version().c_str(),
+                    CV_VERSION);
         return exit_ok;
     }
     // OpenCV's own log lines would duplicate our one-line errors.
@@ -108,9 +111,11 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run_settings rs = settings_from(cfg);
 
         // Inputs.
-        if (args.inputs.empty()) throw fatal_error("no inputs given (see " + t->name() + " --help)");
+        if (args.inputs.empty())
+            throw fatal_error("no inputs given (see " + t->name() + " --help)");
         expand_result ex = expand_inputs(args.inputs, std::cin);
-        for (const auto& w : ex.warnings) if (args.verbosity > 0) log.line("warning: " + w);
+        for (const auto& w : ex.warnings)
+            if (args.verbosity > 0) log.line("warning: " + w);
         std::vector<input_item> items = ex.items;
         std::string suffix;  // per-shard run files, so shards may share one output folder
         if (!args.shard.empty()) {
@@ -129,8 +134,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         }
         std::string pinned = get_path(cfg, "model.sha256").get<std::string>();
         if (!pinned.empty() && pinned != model_sha)
-            throw fatal_error(model_path + ": sha256 " + model_sha + " does not match the config's " +
-                              "model.sha256 " + pinned);
+            throw fatal_error(model_path + ": sha256 " + model_sha +
+                              " does not match the config's " + "model.sha256 " + pinned);
         const std::string config_fp = config_fingerprint(cfg);
         const std::string out_dir = args.output;
         const std::string results_path = out_dir + "/results" + suffix + ".jsonl";
@@ -224,7 +229,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["tool"] = t->name();
         run["version"] = vfm_version();
         run["git"] = git_revision();
-        run["model"] = {{"path", fs::absolute(model_path).string()}, {"sha256", model_sha},
+        run["model"] = {{"path", fs::absolute(model_path).string()},
+                        {"sha256", model_sha},
                         {"backend", models[0]->backend()}};
         run["config_file"] = rc_.file;
         run["config"] = cfg;
@@ -247,7 +253,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         bool tty = isatty(STDERR_FILENO);
         if (args.progress == progress_mode::bar || (args.progress == progress_mode::auto_ && tty))
             ps = progress::style::bar;
-        else if (args.progress == progress_mode::plain || (args.progress == progress_mode::auto_ && !tty))
+        else if (args.progress == progress_mode::plain ||
+                 (args.progress == progress_mode::auto_ && !tty))
             ps = progress::style::plain;
         log.bar = ps == progress::style::bar;
         progress prog(ps, todo.size(), t->name());
@@ -259,7 +266,9 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         decode_options dopt;
         dopt.max_pixels = get_path(cfg, "input.max_pixels").get<long long>();
         auto bg = get_path(cfg, "input.alpha_background");
-        if (bg.size() == 3) dopt.alpha_background = cv::Scalar(bg[2].get<int>(), bg[1].get<int>(), bg[0].get<int>());
+        if (bg.size() == 3)
+            dopt.alpha_background =
+                cv::Scalar(bg[2].get<int>(), bg[1].get<int>(), bg[0].get<int>());
 
         auto decode_fn = [&]() {
             for (size_t i; (i = next++) < todo.size();) {
@@ -312,7 +321,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                     // Gather every row, then run in chunks of at most `batch` rows.
                     std::vector<const float*> src;
                     for (auto& w : batch)
-                        for (size_t r = 0; r < w->rows.size(); ++r) src.push_back(w->data.data() + r * row_floats);
+                        for (size_t r = 0; r < w->rows.size(); ++r)
+                            src.push_back(w->data.data() + r * row_floats);
                     for (size_t s = 0; s < src.size(); s += rs.batch) {
                         size_t n = std::min(src.size() - s, static_cast<size_t>(rs.batch));
                         tensor in;
@@ -323,7 +333,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                         } else {
                             in.data.resize(n * row_floats);
                             for (size_t k = 0; k < n; ++k)
-                                std::copy(src[s + k], src[s + k] + row_floats, in.data.data() + k * row_floats);
+                                std::copy(src[s + k], src[s + k] + row_floats,
+                                          in.data.data() + k * row_floats);
                         }
                         parts.push_back(m->forward(in));
                     }
@@ -383,9 +394,12 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                             {"config", config_fp},
                             {"model", model_sha},
                             {"outputs", outputs},
-                            {"ms", {{"decode", round3(w.ms_decode)}, {"preprocess", round3(w.ms_pre)},
-                                    {"infer", round3(w.ms_infer)}, {"postprocess", round3(w.ms_post)},
-                                    {"write", round3(w.ms_write)}}}};
+                            {"ms",
+                             {{"decode", round3(w.ms_decode)},
+                              {"preprocess", round3(w.ms_pre)},
+                              {"infer", round3(w.ms_infer)},
+                              {"postprocess", round3(w.ms_post)},
+                              {"write", round3(w.ms_write)}}}};
                 if (w.error.empty()) {
                     rec["result"] = w.result;
                     ++n_ok;
@@ -417,8 +431,11 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         for (const auto& e : ex.errors) {
             log.line("error: " + e);
             auto colon = e.find(": ");
-            missing.push_back({{"path", e.substr(0, colon)}, {"rel", e.substr(0, colon)}, {"index", -1},
-                               {"status", "error"}, {"message", e.substr(colon + 2)},
+            missing.push_back({{"path", e.substr(0, colon)},
+                               {"rel", e.substr(0, colon)},
+                               {"index", -1},
+                               {"status", "error"},
+                               {"message", e.substr(colon + 2)},
                                {"outputs", json::array()}});
         }
 
@@ -436,7 +453,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             std::ifstream f(results_path);
             for (std::string line; std::getline(f, line);) {
                 json rec = json::parse(line, nullptr, false);
-                if (rec.is_object() && (rec["status"] == "ok" || rec["status"] == "skipped")) v(rec);
+                if (rec.is_object() && (rec["status"] == "ok" || rec["status"] == "skipped"))
+                    v(rec);
             }
         };
         std::vector<std::string> run_outputs = t->finish(octx, suffix, each);
@@ -446,11 +464,15 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["finished"] = iso_time_now();
         run["status"] = "complete";
         run["seconds"] = round3(secs);
-        run["counts"] = {{"inputs", items.size() + missing.size()}, {"ok", n_ok},
-                         {"skipped", carried.size()}, {"failed", n_failed_all}};
+        run["counts"] = {{"inputs", items.size() + missing.size()},
+                         {"ok", n_ok},
+                         {"skipped", carried.size()},
+                         {"failed", n_failed_all}};
         double k = n_ok ? 1.0 / n_ok : 0;
-        run["mean_ms"] = {{"decode", round3(sum_decode * k)}, {"preprocess", round3(sum_pre * k)},
-                          {"infer", round3(sum_infer * k)}, {"postprocess", round3(sum_post * k)},
+        run["mean_ms"] = {{"decode", round3(sum_decode * k)},
+                          {"preprocess", round3(sum_pre * k)},
+                          {"infer", round3(sum_infer * k)},
+                          {"postprocess", round3(sum_post * k)},
                           {"write", round3(sum_write * k)}};
         run["peak_rss_kb"] = peak_rss_kb();
         run["outputs"] = run_outputs;

@@ -19,8 +19,12 @@ void tune_malloc() {
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
 }
 
-std::string vfm_version() { return VFM_VERSION; }
-std::string git_revision() { return VFM_GIT_REV; }
+std::string vfm_version() {
+    return VFM_VERSION;
+}
+std::string git_revision() {
+    return VFM_GIT_REV;
+}
 
 long peak_rss_kb() {
     rusage ru{};

@@ -98,6 +98,9 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 GIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 TORCH=$("$PY" -c 'import torch; print(torch.__version__)')
 VFMV=$("$DETECT" --version 2>&1 | head -n1)
+if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+  echo "bench_detect: warning: load average is $LOAD0 at start; timings will be noisy" >&2
+fi
 
 # Per-N results, as lines "N key value".
 RES=$LOGS/results.txt

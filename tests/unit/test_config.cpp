@@ -28,18 +28,22 @@ static std::string error_of(const std::function<void()>& f) {
 
 TEST_CASE("validation names the JSON path", "[config]") {
     schema s = detect_schema();
-    CHECK(error_of([&] { validate_config(json::parse(R"({"postprocess": {"iou": "high"}})"), s); }) ==
-          "postprocess.iou: expected number, got string");
+    CHECK(error_of([&] {
+              validate_config(json::parse(R"({"postprocess": {"iou": "high"}})"), s);
+          }) == "postprocess.iou: expected number, got string");
     CHECK(error_of([&] { validate_config(json::parse(R"({"postprocess": {"ioo": 0.5}})"), s); }) ==
           "postprocess.ioo: unknown key");
     CHECK(error_of([&] { validate_config(json::parse(R"({"postprocess": 3})"), s); }) ==
           "postprocess: expected object, got integer");
-    CHECK(error_of([&] { validate_config(json::parse(R"({"postprocess": {"max_det": 1.5}})"), s); }) ==
-          "postprocess.max_det: expected integer, got number");
+    CHECK(error_of([&] {
+              validate_config(json::parse(R"({"postprocess": {"max_det": 1.5}})"), s);
+          }) == "postprocess.max_det: expected integer, got number");
     CHECK(error_of([&] { validate_config(json::parse(R"({"labels": [1, 2]})"), s); }) ==
           "labels: expected \"coco80\", \"file:PATH\" or a list of strings, got array");
-    CHECK(error_of([&] { validate_config(json::parse(R"({"labels": ["a", "b"], "postprocess": {"iou": 1}})"), s); })
-              .empty());
+    CHECK(error_of([&] {
+              validate_config(json::parse(R"({"labels": ["a", "b"], "postprocess": {"iou": 1}})"),
+                              s);
+          }).empty());
 }
 
 TEST_CASE("set values are typed by the schema", "[config]") {
@@ -57,7 +61,8 @@ TEST_CASE("set values are typed by the schema", "[config]") {
           "--set postprocess.iou: expected number, got \"abc\"");
     CHECK(error_of([&] { parse_set_value(s, "postprocess.max_det=2.5", nullptr); }) ==
           "--set postprocess.max_det: expected integer, got \"2.5\"");
-    CHECK(error_of([&] { parse_set_value(s, "nope.key=1", nullptr); }) == "--set nope.key: unknown key");
+    CHECK(error_of([&] { parse_set_value(s, "nope.key=1", nullptr); }) ==
+          "--set nope.key: unknown key");
     CHECK(error_of([&] { parse_set_value(s, "novalue", nullptr); }) ==
           "--set: expected key.path=value, got \"novalue\"");
 }
@@ -71,9 +76,9 @@ TEST_CASE("precedence: --set > -m > config > defaults", "[config]") {
     r.model = "/models/b.pt";
     r.sets = {"postprocess.conf=0.1"};
     auto rc = resolve_config("detect", s, r);
-    CHECK(get_path(rc.cfg, "postprocess.conf") == json(0.1));   // --set
-    CHECK(get_path(rc.cfg, "postprocess.iou") == json(0.5));    // config
-    CHECK(get_path(rc.cfg, "postprocess.max_det") == json(300)); // default
+    CHECK(get_path(rc.cfg, "postprocess.conf") == json(0.1));       // --set
+    CHECK(get_path(rc.cfg, "postprocess.iou") == json(0.5));        // config
+    CHECK(get_path(rc.cfg, "postprocess.max_det") == json(300));    // default
     CHECK(get_path(rc.cfg, "model.file") == json("/models/b.pt"));  // -m
     CHECK(get_path(rc.cfg, "model.family") == json("yolov5"));
     CHECK(rc.base_dir == fs::path(f).parent_path().string());
@@ -103,7 +108,8 @@ TEST_CASE("fingerprint ignores runtime settings and the model path", "[config]")
     CHECK(config_fingerprint(a) != config_fingerprint(b));
 }
 
-TEST_CASE("model files are found beside the config, in the working folder, or in VFM_MODELS", "[config]") {
+TEST_CASE("model files are found beside the config, in the working folder, or in VFM_MODELS",
+          "[config]") {
     std::string m = write_tmp("model_x.pt", "x");
     json c = detect_schema().defaults();
     set_path(c, "model.file", "model_x.pt");

@@ -53,9 +53,9 @@ TEST_CASE("contract errors name the layout and the shape", "[detect]") {
 
 TEST_CASE("yolov5 decoder: score = obj * cls, obj gate", "[detect][yolov5]") {
     tensor t;
-    t.shape = {1, 2, 7};  // nc = 2
+    t.shape = {1, 2, 7};                        // nc = 2
     t.data = {10, 20, 4, 8, 0.5f, 0.2f, 0.9f,   // obj 0.5 * cls1 0.9 = 0.45
-              0, 0, 1, 1, 0.2f, 1.0f, 0.0f};    // obj below conf
+              0,  0,  1, 1, 0.2f, 1.0f, 0.0f};  // obj below conf
     decode_params p;
     p.num_classes = 2;
     p.conf = 0.25f;

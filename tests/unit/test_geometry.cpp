@@ -99,10 +99,10 @@ TEST_CASE("tiles cover the image with the requested overlap", "[geometry]") {
 TEST_CASE("nms: class-aware, agnostic, max_det", "[nms]") {
     std::vector<detection> d = {
         {{0, 0, 100, 100}, 0.8f, 0},
-        {{2, 0, 102, 100}, 0.9f, 0},    // best of class 0
-        {{0, 0, 100, 100}, 0.7f, 1},    // other class, same place
+        {{2, 0, 102, 100}, 0.9f, 0},  // best of class 0
+        {{0, 0, 100, 100}, 0.7f, 1},  // other class, same place
         {{200, 200, 300, 300}, 0.6f, 0},
-        {{50, 0, 150, 100}, 0.5f, 0},   // IoU 1/3 with the best: kept at 0.45
+        {{50, 0, 150, 100}, 0.5f, 0},  // IoU 1/3 with the best: kept at 0.45
     };
     auto k = nms(d, {0.45f, false, 300});
     REQUIRE(k.size() == 4);

@@ -15,12 +15,34 @@ static std::string encode(const cv::Mat& m, const std::string& ext) {
 // A JPEG with an EXIF APP1 segment holding only Orientation = `o`.
 static std::string jpeg_with_orientation(const cv::Mat& m, int o) {
     std::string j = encode(m, ".jpg");
-    const unsigned char tiff[] = {'I', 'I', 42, 0, 8, 0, 0, 0,      // header, IFD at 8
-                                  1, 0,                              // one entry
-                                  0x12, 0x01, 3, 0, 1, 0, 0, 0,      // Orientation, SHORT, 1
-                                  static_cast<unsigned char>(o), 0, 0, 0,
-                                  0, 0, 0, 0};                       // no next IFD
-    std::string payload = std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(tiff), sizeof tiff);
+    const unsigned char tiff[] = {'I',
+                                  'I',
+                                  42,
+                                  0,
+                                  8,
+                                  0,
+                                  0,
+                                  0,  // header, IFD at 8
+                                  1,
+                                  0,  // one entry
+                                  0x12,
+                                  0x01,
+                                  3,
+                                  0,
+                                  1,
+                                  0,
+                                  0,
+                                  0,  // Orientation, SHORT, 1
+                                  static_cast<unsigned char>(o),
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  0};  // no next IFD
+    std::string payload =
+        std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(tiff), sizeof tiff);
     size_t len = payload.size() + 2;
     std::string app1 = std::string("\xFF\xE1", 2) + char(len >> 8) + char(len & 0xFF) + payload;
     return j.substr(0, 2) + app1 + j.substr(2);
@@ -66,7 +88,7 @@ TEST_CASE("EXIF orientation is applied to JPEGs", "[image]") {
     CHECK(d.bgr.cols == 20);
     CHECK(d.bgr.rows == 40);
     CHECK(d.orig_w == 20);
-    CHECK(d.bgr.at<cv::Vec3b>(2, 10)[0] > 200);   // band now on top
+    CHECK(d.bgr.at<cv::Vec3b>(2, 10)[0] > 200);  // band now on top
     CHECK(d.bgr.at<cv::Vec3b>(37, 10)[0] < 50);
 }
 
@@ -92,7 +114,8 @@ TEST_CASE("reduced JPEG decode keeps the original size and the scale", "[image]"
 TEST_CASE("bad inputs give one-line reasons", "[image]") {
     decode_options o;
     CHECK_THROWS_WITH(decode_image("", o), "empty file");
-    CHECK_THROWS_WITH(decode_image("this is text", o), "cannot decode image (corrupt or not an image)");
+    CHECK_THROWS_WITH(decode_image("this is text", o),
+                      "cannot decode image (corrupt or not an image)");
     cv::Mat m(100, 200, CV_8UC3, cv::Scalar(1, 2, 3));
     o.max_pixels = 10000;
     CHECK_THROWS_WITH(decode_image(encode(m, ".png"), o),

@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 static fs::path make_tree() {
     fs::path d = fs::temp_directory_path() / "vfm_unit_inputs";
     fs::remove_all(d);
-    for (auto p : {"a/x.jpg", "a/y.PNG", "a/sub/z.webp", "b/x.jpg", "a/notes.txt", "a/.hidden.jpg"}) {
+    for (auto p :
+         {"a/x.jpg", "a/y.PNG", "a/sub/z.webp", "b/x.jpg", "a/notes.txt", "a/.hidden.jpg"}) {
         fs::create_directories((d / p).parent_path());
         std::ofstream(d / p) << "x";
     }
@@ -65,7 +66,8 @@ TEST_CASE("globs, list files, stdin, missing paths", "[inputs]") {
 
 TEST_CASE("shards partition the inputs deterministically", "[inputs]") {
     std::vector<input_item> items;
-    for (int i = 0; i < 10; ++i) items.push_back({"p" + std::to_string(i), "r" + std::to_string(i), i});
+    for (int i = 0; i < 10; ++i)
+        items.push_back({"p" + std::to_string(i), "r" + std::to_string(i), i});
     std::set<std::string> seen;
     size_t total = 0;
     for (int k = 1; k <= 3; ++k) {

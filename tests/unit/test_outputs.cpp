@@ -40,8 +40,9 @@ TEST_CASE("per-image JSON, YOLO txt and COCO ids", "[outputs]") {
     std::vector<detection> d = {{{10.004f, 20, 110, 70}, 0.876543f, 1}};
     auto l = make_labels({"a", "b"});
     auto j = detections_json("x/y.jpg", 200, 100, d, l);
-    CHECK(j.dump() ==
-          R"({"image":"x/y.jpg","width":200,"height":100,"detections":[{"box":[10.0,20.0,110.0,70.0],"score":0.87654,"class_id":1,"label":"b"}]})");
+    CHECK(
+        j.dump() ==
+        R"({"image":"x/y.jpg","width":200,"height":100,"detections":[{"box":[10.0,20.0,110.0,70.0],"score":0.87654,"class_id":1,"label":"b"}]})");
     auto back = detections_from_json(j);
     REQUIRE(back.size() == 1);
     CHECK(back[0].b.x2 == 110);
@@ -57,7 +58,8 @@ TEST_CASE("COCO files from records", "[outputs]") {
     coco_builder cb(l, "index");
     std::vector<detection> d = {{{10, 20, 110, 70}, 0.5f, 1}};
     cb.add({{"rel", "x.jpg"}, {"index", 0}, {"result", detections_json("x.jpg", 200, 100, d, l)}});
-    CHECK(cb.results_json() == "[{\"image_id\":1,\"category_id\":2,\"bbox\":[10.0,20.0,100.0,50.0],\"score\":0.5}]\n");
+    CHECK(cb.results_json() ==
+          "[{\"image_id\":1,\"category_id\":2,\"bbox\":[10.0,20.0,100.0,50.0],\"score\":0.5}]\n");
     auto ds = json::parse(cb.dataset_json());
     CHECK(ds["images"][0]["file_name"] == "x.jpg");
     CHECK(ds["annotations"][0]["area"] == 5000.0);
@@ -84,7 +86,10 @@ TEST_CASE("resume decisions", "[results]") {
     std::ofstream(d / "in.jpg") << "img";
     std::ofstream(d / "out/in.json") << "{}";
     file_stamp st = stamp_of((d / "in.jpg").string());
-    json rec = {{"rel", "in.jpg"}, {"status", "ok"}, {"config", "c1"}, {"model", "m1"},
+    json rec = {{"rel", "in.jpg"},
+                {"status", "ok"},
+                {"config", "c1"},
+                {"model", "m1"},
                 {"input", {{"size", st.size}, {"mtime_ns", st.mtime_ns}}},
                 {"outputs", {"in.json"}}};
     resume_facts f{"c1", "m1", st, (d / "out").string()};
@@ -119,5 +124,6 @@ TEST_CASE("results.jsonl: torn lines ignored, latest record wins, compaction ord
     CHECK(read_record_at(p.string(), off["b.jpg"])["status"] == "ok");
     std::vector<input_item> items = {{"", "a.jpg", 0}, {"", "b.jpg", 1}, {"", "c.jpg", 2}};
     CHECK(compact_records(p.string(), items) == 2);
-    CHECK(read_file(p.string()) == "{\"rel\":\"a.jpg\",\"status\":\"ok\"}\n{\"rel\":\"b.jpg\",\"status\":\"ok\"}\n");
+    CHECK(read_file(p.string()) ==
+          "{\"rel\":\"a.jpg\",\"status\":\"ok\"}\n{\"rel\":\"b.jpg\",\"status\":\"ok\"}\n");
 }

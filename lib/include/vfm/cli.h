@@ -14,8 +14,8 @@ struct cli_args {
     config_request cfg;
     std::string output = "out";
     std::string device = "cpu";
-    int threads = 0;  // 0: from config, else all cores
-    int batch = 0;    // 0: from config
+    int threads = 0;    // 0: from config, else all cores
+    int batch = 0;      // 0: from config
     std::string shard;  // "K/N"
     bool resume = false, overwrite = false, dry_run = false, print_config = false;
     bool version = false;

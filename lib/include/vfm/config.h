@@ -16,7 +16,7 @@ enum class ftype { boolean, integer, number, string, int_list, number_list, stri
 struct field {
     std::string path;  // "postprocess.iou"
     ftype type;
-    json def;          // default value (null: unset)
+    json def;  // default value (null: unset)
     std::string help;
 };
 
@@ -41,15 +41,15 @@ void set_path(json& cfg, const std::string& path, const json& value);
 const json& get_path(const json& cfg, const std::string& path);  // null when absent
 
 struct config_request {
-    std::string config;               // path or name under configs/<task>/ (may be empty)
-    std::string model;                // -m: replaces model.file
-    std::vector<std::string> sets;    // --set entries, in order
+    std::string config;             // path or name under configs/<task>/ (may be empty)
+    std::string model;              // -m: replaces model.file
+    std::vector<std::string> sets;  // --set entries, in order
 };
 
 struct resolved_config {
-    json cfg;               // fully resolved (defaults filled)
-    std::string file;       // the config file used ("" for none)
-    std::string base_dir;   // folder of the config file, for relative paths in it
+    json cfg;              // fully resolved (defaults filled)
+    std::string file;      // the config file used ("" for none)
+    std::string base_dir;  // folder of the config file, for relative paths in it
 };
 
 // Looks a config name up in $VFM_CONFIGS, then the configs folder of the source tree.

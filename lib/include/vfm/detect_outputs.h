@@ -12,7 +12,7 @@ namespace vfm {
 // {"image", "width", "height", "detections": [{"box", "score", "class_id", "label"}]};
 // boxes rounded to 0.01 px and scores to 1e-5 so files are stable and diffable.
 nlohmann::ordered_json detections_json(const std::string& rel, int w, int h,
-                               const std::vector<detection>& dets, const label_set& labels);
+                                       const std::vector<detection>& dets, const label_set& labels);
 std::vector<detection> detections_from_json(const nlohmann::ordered_json& rec);
 
 // YOLO training labels: "class cx cy w h [conf]" normalised to the image size, 6 decimals.
@@ -23,17 +23,18 @@ int64_t coco_image_id(const std::string& rel, int64_t index, const std::string& 
 
 // Streams COCO files from records in input order.
 class coco_builder {
-public:
+  public:
     coco_builder(const label_set& labels, std::string id_mode);
     void add(const nlohmann::ordered_json& record);  // a results.jsonl record with "result"
-    std::string results_json() const;        // [{"image_id","category_id","bbox","score"}]
-    std::string dataset_json() const;        // {"images","categories","annotations"}
+    std::string results_json() const;                // [{"image_id","category_id","bbox","score"}]
+    std::string dataset_json() const;                // {"images","categories","annotations"}
 
-private:
+  private:
     const label_set& labels_;
     std::string id_mode_;
-    nlohmann::ordered_json images_ = nlohmann::ordered_json::array(), anns_ = nlohmann::ordered_json::array(),
-                   results_ = nlohmann::ordered_json::array();
+    nlohmann::ordered_json images_ = nlohmann::ordered_json::array(),
+                           anns_ = nlohmann::ordered_json::array(),
+                           results_ = nlohmann::ordered_json::array();
 };
 
 }  // namespace vfm

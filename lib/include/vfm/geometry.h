@@ -32,7 +32,7 @@ letterbox_params compute_letterbox(int img_w, int img_h, int in_w, int in_h, boo
 // Where the model-input crop sits in original-image pixels: model px -> original px.
 struct input_transform {
     letterbox_params lb;
-    float offset_x = 0, offset_y = 0;  // tile origin in decoded-image pixels
+    float offset_x = 0, offset_y = 0;    // tile origin in decoded-image pixels
     float decode_sx = 1, decode_sy = 1;  // original px per decoded px (reduced JPEG decode)
 };
 

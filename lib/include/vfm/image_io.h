@@ -26,9 +26,9 @@ struct decode_options {
 };
 
 struct decoded_image {
-    cv::Mat bgr;            // CV_8UC3
+    cv::Mat bgr;                 // CV_8UC3
     int orig_w = 0, orig_h = 0;  // size after orientation, before any reduction
-    float sx = 1, sy = 1;   // original px per decoded px
+    float sx = 1, sy = 1;        // original px per decoded px
 };
 
 // Throws input_error with a one-line reason.

@@ -8,8 +8,8 @@
 namespace vfm {
 
 struct input_item {
-    std::string path;  // as it will be opened
-    std::string rel;   // relative to its input root; outputs mirror it
+    std::string path;   // as it will be opened
+    std::string rel;    // relative to its input root; outputs mirror it
     int64_t index = 0;  // position in the full sorted list (stable across shards)
 };
 

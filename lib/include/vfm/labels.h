@@ -6,9 +6,9 @@
 namespace vfm {
 
 struct label_set {
-    std::string name;                 // "coco80" or "custom"
-    std::vector<std::string> names;   // index = class id
-    std::vector<int> category_ids;    // COCO category id per class (coco80: the 91-id scheme)
+    std::string name;                // "coco80" or "custom"
+    std::vector<std::string> names;  // index = class id
+    std::vector<int> category_ids;   // COCO category id per class (coco80: the 91-id scheme)
 };
 
 const label_set& coco80();

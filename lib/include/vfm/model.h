@@ -19,7 +19,7 @@ struct model_options {
 };
 
 class model {
-public:
+  public:
     virtual ~model() = default;
     // Input: a float image batch [B, C, H, W] (memory NCHW or NHWC). Outputs in the model's
     // order, always NCHW-contiguous on the CPU. Throws std::runtime_error.

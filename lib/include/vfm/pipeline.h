@@ -12,7 +12,7 @@ namespace vfm {
 // A bounded multi-producer multi-consumer queue; pop() returns nullopt once closed and empty.
 template <class T>
 class bounded_queue {
-public:
+  public:
     explicit bounded_queue(size_t cap) : cap_(cap ? cap : 1) {}
     void push(T v) {
         std::unique_lock<std::mutex> l(m_);
@@ -35,7 +35,7 @@ public:
         not_empty_.notify_all();
     }
 
-private:
+  private:
     size_t cap_;
     std::deque<T> q_;
     bool closed_ = false;
@@ -45,13 +45,13 @@ private:
 
 // Progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
 class progress {
-public:
+  public:
     enum class style { none, bar, plain };
     progress(style s, size_t total, std::string label);
     void update(size_t done, size_t failed);
     void finish();
 
-private:
+  private:
     void draw(bool final);
     style style_;
     size_t total_, done_ = 0, failed_ = 0;

@@ -29,12 +29,12 @@ struct resume_facts {
 bool record_is_current(const nlohmann::ordered_json& rec, const resume_facts& f);
 
 class results_writer {
-public:
+  public:
     results_writer(const std::string& path, bool append);  // throws fatal_error
     ~results_writer();
     void append(const nlohmann::ordered_json& rec);  // one line, flushed
 
-private:
+  private:
     FILE* f_ = nullptr;
     std::mutex m_;
 };

@@ -9,7 +9,7 @@ namespace vfm {
 // 1 GB keeps them in the heap (halves ViT time on Debian's LibTorch, measured).
 void tune_malloc();
 
-std::string vfm_version();  // "0.1.0"
+std::string vfm_version();   // "0.1.0"
 std::string git_revision();  // short hash at build time, or "unknown"
 long peak_rss_kb();
 std::string iso_time_now();

@@ -7,12 +7,12 @@
 namespace vfm {
 
 class sha256 {
-public:
+  public:
     sha256();
     void update(const void* data, size_t n);
     std::string hex();  // finishes the hash
 
-private:
+  private:
     void block(const uint8_t* p);
     uint32_t h_[8];
     uint8_t buf_[64];

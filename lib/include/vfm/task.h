@@ -22,7 +22,7 @@ struct work_item {
     decoded_image img;
     std::vector<input_transform> rows;  // one per model input row (several when tiled)
     std::vector<float> data;            // rows x in_h x in_w x 3, HWC per row
-    nlohmann::ordered_json result;              // the task's per-image record
+    nlohmann::ordered_json result;      // the task's per-image record
     std::string error;                  // non-empty: this input failed
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
 };
@@ -36,7 +36,7 @@ struct output_context {
 using record_visitor = std::function<void(const nlohmann::ordered_json& record)>;
 
 class task {
-public:
+  public:
     virtual ~task() = default;
     virtual std::string name() const = 0;
     virtual std::string description() const = 0;
@@ -57,13 +57,15 @@ public:
     // Model-contract check on the warm-up outputs; throws fatal_error.
     virtual void check_outputs(const std::vector<tensor>& outs) const = 0;
     // Rows [first_row, first_row + w.rows.size()) of outs belong to w; sets w.result.
-    virtual void postprocess(work_item& w, const std::vector<tensor>& outs, int first_row) const = 0;
+    virtual void postprocess(work_item& w, const std::vector<tensor>& outs,
+                             int first_row) const = 0;
     // Writes per-image files atomically; returns their paths relative to the output folder.
     virtual std::vector<std::string> write_outputs(const work_item& w,
                                                    const output_context& ctx) const = 0;
     // Per-run files (e.g. COCO) from every finished record; returns paths written.
-    virtual std::vector<std::string> finish(const output_context& ctx, const std::string& suffix,
-                                            const std::function<void(const record_visitor&)>& each) const = 0;
+    virtual std::vector<std::string> finish(
+        const output_context& ctx, const std::string& suffix,
+        const std::function<void(const record_visitor&)>& each) const = 0;
     // Extra facts for run.json (labels, ...).
     virtual nlohmann::ordered_json run_info() const { return nlohmann::ordered_json::object(); }
 };

@@ -49,11 +49,12 @@ int interpolation_of(const std::string& s) {
     if (s == "cubic") return cv::INTER_CUBIC;
     if (s == "area") return cv::INTER_AREA;
     if (s == "nearest") return cv::INTER_NEAREST;
-    throw fatal_error("preprocess.interpolation: expected linear, cubic, area or nearest, got \"" + s + "\"");
+    throw fatal_error("preprocess.interpolation: expected linear, cubic, area or nearest, got \"" +
+                      s + "\"");
 }
 
 class detect_task final : public task {
-public:
+  public:
     std::string name() const override { return "detect"; }
     std::string description() const override {
         return "detect: object detection (YOLOv8/YOLO11, YOLOv5, YOLOX) over images and folders";
@@ -68,7 +69,8 @@ public:
         if (!family_) {
             std::string names;
             for (auto& n : detect_family_names()) names += (names.empty() ? "" : ", ") + n;
-            throw fatal_error("model.family: unknown detector family \"" + fam + "\" (known: " + names + ")");
+            throw fatal_error("model.family: unknown detector family \"" + fam +
+                              "\" (known: " + names + ")");
         }
         const auto& lab = get_path(c, "labels");
         labels_ = lab.is_string() ? load_labels(lab.get<std::string>(), rc.base_dir)
@@ -91,11 +93,13 @@ public:
         }
         std::string resize = get_path(c, "preprocess.resize").get<std::string>();
         if (resize != "letterbox" && resize != "stretch")
-            throw fatal_error("preprocess.resize: expected letterbox or stretch, got \"" + resize + "\"");
+            throw fatal_error("preprocess.resize: expected letterbox or stretch, got \"" + resize +
+                              "\"");
         pre_.letterbox = resize == "letterbox";
         pre_.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
         pre_.pad_value = get_path(c, "preprocess.pad_value").get<float>();
-        pre_.interpolation = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
+        pre_.interpolation =
+            interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
 
         dp_.in_w = pre_.in_w, dp_.in_h = pre_.in_h;
         dp_.num_classes = static_cast<int>(labels_.names.size());
@@ -115,7 +119,8 @@ public:
         out_coco_ = get_path(c, "outputs.coco").get<bool>();
         coco_ids_ = get_path(c, "outputs.coco_image_id").get<std::string>();
         if (coco_ids_ != "index" && coco_ids_ != "stem")
-            throw fatal_error("outputs.coco_image_id: expected index or stem, got \"" + coco_ids_ + "\"");
+            throw fatal_error("outputs.coco_image_id: expected index or stem, got \"" + coco_ids_ +
+                              "\"");
         out_preview_ = get_path(c, "outputs.preview").get<bool>();
         out_crops_ = get_path(c, "outputs.crops").get<bool>();
         labels_dir_ = get_path(c, "outputs.labels_dir").get<std::string>();
@@ -155,7 +160,8 @@ public:
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
-        if (outs.empty()) throw fatal_error(std::string(family_->name) + " export: the model returned no tensor");
+        if (outs.empty())
+            throw fatal_error(std::string(family_->name) + " export: the model returned no tensor");
         family_->check(outs[0], dp_);
     }
 
@@ -174,14 +180,17 @@ public:
             }
         }
         if (max_candidates_ > 0 && static_cast<int>(all.size()) > max_candidates_) {
-            std::partial_sort(all.begin(), all.begin() + max_candidates_, all.end(),
-                              [](const detection& a, const detection& b) { return a.score > b.score; });
+            std::partial_sort(
+                all.begin(), all.begin() + max_candidates_, all.end(),
+                [](const detection& a, const detection& b) { return a.score > b.score; });
             all.resize(static_cast<size_t>(max_candidates_));
         }
-        w.result = detections_json(w.in.rel, w.img.orig_w, w.img.orig_h, nms(std::move(all), nms_), labels_);
+        w.result = detections_json(w.in.rel, w.img.orig_w, w.img.orig_h, nms(std::move(all), nms_),
+                                   labels_);
     }
 
-    std::vector<std::string> write_outputs(const work_item& w, const output_context& ctx) const override {
+    std::vector<std::string> write_outputs(const work_item& w,
+                                           const output_context& ctx) const override {
         std::vector<std::string> written;
         auto put = [&](const std::string& dir, const std::string& rel, const std::string& suffix,
                        const std::string& data) {
@@ -192,7 +201,9 @@ public:
         if (out_json_) put("", w.in.rel, ".json", w.result.dump() + "\n");
         std::vector<detection> dets;
         if (out_yolo_ || out_preview_ || out_crops_) dets = detections_from_json(w.result);
-        if (out_yolo_) put(labels_dir_, w.in.rel, ".txt", yolo_txt(dets, w.img.orig_w, w.img.orig_h, yolo_conf_));
+        if (out_yolo_)
+            put(labels_dir_, w.in.rel, ".txt",
+                yolo_txt(dets, w.img.orig_w, w.img.orig_h, yolo_conf_));
         if (out_preview_) {
             std::vector<uchar> buf;
             cv::imencode(".jpg", draw_preview(w, dets), buf, {cv::IMWRITE_JPEG_QUALITY, 90});
@@ -200,7 +211,8 @@ public:
         }
         if (out_crops_) {
             for (size_t i = 0; i < dets.size(); ++i) {
-                cv::Rect r(cv::Point(static_cast<int>(dets[i].b.x1 / w.img.sx), static_cast<int>(dets[i].b.y1 / w.img.sy)),
+                cv::Rect r(cv::Point(static_cast<int>(dets[i].b.x1 / w.img.sx),
+                                     static_cast<int>(dets[i].b.y1 / w.img.sy)),
                            cv::Point(static_cast<int>(std::ceil(dets[i].b.x2 / w.img.sx)),
                                      static_cast<int>(std::ceil(dets[i].b.y2 / w.img.sy))));
                 r &= cv::Rect(0, 0, w.img.bgr.cols, w.img.bgr.rows);
@@ -216,8 +228,9 @@ public:
         return written;
     }
 
-    std::vector<std::string> finish(const output_context& ctx, const std::string& suffix,
-                                    const std::function<void(const record_visitor&)>& each) const override {
+    std::vector<std::string> finish(
+        const output_context& ctx, const std::string& suffix,
+        const std::function<void(const record_visitor&)>& each) const override {
         if (!out_coco_) return {};
         coco_builder cb(labels_, coco_ids_);
         each([&](const nlohmann::ordered_json& rec) { cb.add(rec); });
@@ -228,12 +241,15 @@ public:
     }
 
     nlohmann::ordered_json run_info() const override {
-        return {{"family", family_->name}, {"labels", labels_.names}, {"category_ids", labels_.category_ids}};
+        return {{"family", family_->name},
+                {"labels", labels_.names},
+                {"category_ids", labels_.category_ids}};
     }
 
-private:
+  private:
     std::string label_of(int c) const {
-        return c >= 0 && c < static_cast<int>(labels_.names.size()) ? labels_.names[c] : std::to_string(c);
+        return c >= 0 && c < static_cast<int>(labels_.names.size()) ? labels_.names[c]
+                                                                    : std::to_string(c);
     }
 
     cv::Mat draw_preview(const work_item& w, const std::vector<detection>& dets) const {
@@ -242,7 +258,9 @@ private:
         double fs = std::max(0.4, thick / 3.0);
         for (const auto& d : dets) {
             // Deterministic colour per class (golden-ratio hue walk).
-            cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar(static_cast<int>(std::fmod(d.class_id * 0.618034, 1.0) * 180), 220, 255));
+            cv::Mat hsv(1, 1, CV_8UC3,
+                        cv::Scalar(static_cast<int>(std::fmod(d.class_id * 0.618034, 1.0) * 180),
+                                   220, 255));
             cv::Mat bgr;
             cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
             cv::Vec3b c = bgr.at<cv::Vec3b>(0, 0);
@@ -253,9 +271,11 @@ private:
             char text[96];
             std::snprintf(text, sizeof text, "%s %.2f", label_of(d.class_id).c_str(), d.score);
             int base = 0;
-            cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, fs, std::max(1, thick / 2), &base);
+            cv::Size ts =
+                cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, fs, std::max(1, thick / 2), &base);
             cv::Point tl(p1.x, std::max(0, p1.y - ts.height - base - 2));
-            cv::rectangle(img, tl, tl + cv::Point(ts.width + 2, ts.height + base + 2), col, cv::FILLED);
+            cv::rectangle(img, tl, tl + cv::Point(ts.width + 2, ts.height + base + 2), col,
+                          cv::FILLED);
             cv::putText(img, text, tl + cv::Point(1, ts.height + 1), cv::FONT_HERSHEY_SIMPLEX, fs,
                         cv::Scalar(0, 0, 0), std::max(1, thick / 2), cv::LINE_AA);
         }
@@ -279,6 +299,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<task> make_detect_task() { return std::make_unique<detect_task>(); }
+std::unique_ptr<task> make_detect_task() {
+    return std::make_unique<detect_task>();
+}
 
 }  // namespace vfm

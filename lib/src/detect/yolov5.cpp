@@ -27,7 +27,8 @@ static std::vector<detection> yolov5_decode(const tensor& out, int b, const deco
             if (r[5 + c] > best_s) best_s = r[5 + c], best = c;
         float s = obj * best_s;
         if (s < p.conf) continue;
-        dets.push_back({{r[0] - r[2] / 2, r[1] - r[3] / 2, r[0] + r[2] / 2, r[1] + r[3] / 2}, s, best});
+        dets.push_back(
+            {{r[0] - r[2] / 2, r[1] - r[3] / 2, r[0] + r[2] / 2, r[1] + r[3] / 2}, s, best});
     }
     return dets;
 }

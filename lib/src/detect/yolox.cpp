@@ -52,6 +52,6 @@ static std::vector<detection> yolox_decode(const tensor& out, int b, const decod
 }
 
 const detect_family yolox_family = {"yolox", "[B, N, 5+nc] raw grid output (strides 8/16/32)",
-                                     yolox_check, yolox_decode};
+                                    yolox_check, yolox_decode};
 
 }  // namespace vfm
