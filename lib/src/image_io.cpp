@@ -62,10 +62,15 @@ image_size probe_image_size(const std::string& bytes) {
     return {};
 }
 
-int choose_reduction(image_size img, int in_w, int in_h) {
+int choose_reduction(image_size img, int in_w, int in_h, bool letterbox) {
+    if (img.w <= 0 || img.h <= 0) return 1;
     int r = 1;
-    for (int f : {2, 4})
-        if (img.w / f >= in_w && img.h / f >= in_h) r = f;
+    for (int f : {2, 4}) {
+        bool free = letterbox ? std::min(static_cast<double>(in_w) / img.w,
+                                         static_cast<double>(in_h) / img.h) * f <= 1.0
+                              : img.w / f >= in_w && img.h / f >= in_h;
+        if (free) r = f;
+    }
     return r;
 }
 

@@ -8,7 +8,10 @@ The network follows the YOLOv8 "n" scale (width 0.25, depth 0.33, channels cappe
 block, a PAN-FPN neck and the decoupled anchor-free head with DFL box regression (reg_max 16)
 and 80 classes. It is written here from the published architecture description; it is meant
 to cost what YOLOv8n costs (about 3.2 M parameters, about 8.7 GFLOPs at 640x640), not to
-detect anything.
+detect anything. The random weights are calibrated on a few synthetic images from make_images.py
+(He-normal convolutions, BatchNorm statistics measured then perturbed, class bias set so a few
+dozen anchors per image pass conf 0.25), so outputs depend on the input and NMS has real work.
+The build is deterministic for a given --seed.
 
 forward(x [B, 3, 640, 640], RGB in 0..1) returns [B, 84, 8400]: rows 0-3 are cx, cy, w, h in
 input pixels, rows 4-83 are sigmoid class scores, i.e. the Ultralytics export layout that vfm's

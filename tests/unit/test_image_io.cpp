@@ -95,11 +95,17 @@ TEST_CASE("EXIF orientation is applied to JPEGs", "[image]") {
 TEST_CASE("reduced JPEG decode keeps the original size and the scale", "[image]") {
     cv::Mat m(800, 1200, CV_8UC3, cv::Scalar(90, 90, 90));
     auto bytes = encode(m, ".jpg");
-    CHECK(choose_reduction(probe_image_size(bytes), 300, 300) == 2);
-    CHECK(choose_reduction({1920, 1080}, 416, 416) == 2);
-    CHECK(choose_reduction({3000, 2000}, 640, 640) == 2);
-    CHECK(choose_reduction({4000, 3000}, 640, 640) == 4);
-    CHECK(choose_reduction({1280, 720}, 640, 640) == 1);
+    // letterbox: free while min(in_w / w, in_h / h) * f <= 1
+    CHECK(choose_reduction(probe_image_size(bytes), 300, 300, true) == 4);  // scale 1/4
+    CHECK(choose_reduction({1920, 1080}, 640, 640, true) == 2);   // scale 1/3
+    CHECK(choose_reduction({1920, 1080}, 416, 416, true) == 4);   // scale 0.217
+    CHECK(choose_reduction({1280, 720}, 640, 640, true) == 2);    // scale 1/2
+    CHECK(choose_reduction({1000, 750}, 640, 640, true) == 1);    // scale 0.64
+    CHECK(choose_reduction({0, 0}, 640, 640, true) == 1);         // size unknown
+    // stretch: both sides must stay at least the input size
+    CHECK(choose_reduction({1920, 1080}, 640, 640, false) == 1);
+    CHECK(choose_reduction({3000, 2000}, 640, 640, false) == 2);
+    CHECK(choose_reduction({4000, 3000}, 640, 640, false) == 4);
     decode_options o;
     o.reduce = 2;
     auto d = decode_image(bytes, o);

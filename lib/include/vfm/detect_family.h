@@ -4,6 +4,7 @@
 // Inputs: the model's first output tensor, the batch index, the model input size, the number
 // of classes and the confidence threshold. Output: candidates (before NMS) whose score >= conf.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,18 @@ struct detect_family {
     void (*check)(const tensor& out, const decode_params& p);
     std::vector<detection> (*decode)(const tensor& out, int b, const decode_params& p);
 };
+
+// The best of n class scores spaced `stride` floats apart (the first on ties).
+struct best_score {
+    int class_id;
+    float score;
+};
+inline best_score best_class(const float* s, int n, int64_t stride = 1) {
+    best_score b{0, s[0]};
+    for (int c = 1; c < n; ++c)
+        if (s[c * stride] > b.score) b = {c, s[c * stride]};
+    return b;
+}
 
 // nullptr when unknown.
 const detect_family* find_detect_family(const std::string& name);

@@ -34,9 +34,10 @@ struct decoded_image {
 // Throws input_error with a one-line reason.
 decoded_image decode_image(const std::string& bytes, const decode_options& o);
 
-// Largest reduction (1, 2, 4) such that the reduced image still has at least the model input's
-// size along both axes.
-int choose_reduction(image_size img, int in_w, int in_h);
+// Largest JPEG decode reduction (1, 2 or 4) that loses nothing the model sees: with a letterbox
+// the image is scaled by min(in_w / w, in_h / h), so a reduction f is free while that scale is
+// at most 1 / f; stretched to the input, both sides must stay at least the input's size.
+int choose_reduction(image_size img, int in_w, int in_h, bool letterbox);
 
 struct preprocess_options {
     int in_w = 640, in_h = 640;

@@ -133,7 +133,7 @@ class detect_task final : public task {
     bool keeps_image() const override { return out_preview_ || out_crops_; }
     int reduction_for(image_size s) const override {
         if (tile_size_ > 0 || out_crops_ || s.w <= 0) return 1;
-        return choose_reduction(s, pre_.in_w, pre_.in_h);
+        return choose_reduction(s, pre_.in_w, pre_.in_h, pre_.letterbox);
     }
 
     void prepare(work_item& w) const override {

@@ -21,14 +21,12 @@ static std::vector<detection> yolov5_decode(const tensor& out, int b, const deco
         const float* r = base + i * cols;
         float obj = r[4];
         if (obj <= p.conf) continue;
-        int best = 0;
-        float best_s = r[5];
-        for (int c = 1; c < p.num_classes; ++c)
-            if (r[5 + c] > best_s) best_s = r[5 + c], best = c;
-        float s = obj * best_s;
+        best_score best = best_class(r + 5, p.num_classes);
+        float s = obj * best.score;
         if (s < p.conf) continue;
-        dets.push_back(
-            {{r[0] - r[2] / 2, r[1] - r[3] / 2, r[0] + r[2] / 2, r[1] + r[3] / 2}, s, best});
+        dets.push_back({{r[0] - r[2] / 2, r[1] - r[3] / 2, r[0] + r[2] / 2, r[1] + r[3] / 2},
+                        s,
+                        best.class_id});
     }
     return dets;
 }

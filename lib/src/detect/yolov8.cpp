@@ -18,15 +18,11 @@ static std::vector<detection> yolov8_decode(const tensor& out, int b, const deco
     const float* base = out.data.data() + b * rows * n;
     std::vector<detection> dets;
     for (int64_t i = 0; i < n; ++i) {
-        int best = 0;
-        float best_s = base[4 * n + i];
-        for (int c = 1; c < p.num_classes; ++c) {
-            float s = base[(4 + c) * n + i];
-            if (s > best_s) best_s = s, best = c;
-        }
-        if (best_s < p.conf) continue;
+        best_score best = best_class(base + 4 * n + i, p.num_classes, n);
+        if (best.score < p.conf) continue;
         float cx = base[i], cy = base[n + i], w = base[2 * n + i], h = base[3 * n + i];
-        dets.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best_s, best});
+        dets.push_back(
+            {{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best.score, best.class_id});
     }
     return dets;
 }

@@ -36,15 +36,13 @@ static std::vector<detection> yolox_decode(const tensor& out, int b, const decod
             for (int gx = 0; gx < gw; ++gx, r += cols) {
                 float obj = r[4];
                 if (obj < p.conf) continue;
-                int best = 0;
-                float best_s = r[5];
-                for (int c = 1; c < p.num_classes; ++c)
-                    if (r[5 + c] > best_s) best_s = r[5 + c], best = c;
-                float sc = obj * best_s;
+                best_score best = best_class(r + 5, p.num_classes);
+                float sc = obj * best.score;
                 if (sc < p.conf) continue;
                 float cx = (r[0] + gx) * s, cy = (r[1] + gy) * s;
                 float w = std::exp(r[2]) * s, h = std::exp(r[3]) * s;
-                dets.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, sc, best});
+                dets.push_back(
+                    {{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, sc, best.class_id});
             }
         }
     }
