@@ -67,7 +67,9 @@ int choose_reduction(image_size img, int in_w, int in_h, bool letterbox) {
     int r = 1;
     for (int f : {2, 4}) {
         bool free = letterbox ? std::min(static_cast<double>(in_w) / img.w,
-                                         static_cast<double>(in_h) / img.h) * f <= 1.0
+                                         static_cast<double>(in_h) / img.h) *
+                                        f <=
+                                    1.0
                               : img.w / f >= in_w && img.h / f >= in_h;
         if (free) r = f;
     }

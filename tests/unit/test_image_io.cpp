@@ -97,11 +97,11 @@ TEST_CASE("reduced JPEG decode keeps the original size and the scale", "[image]"
     auto bytes = encode(m, ".jpg");
     // letterbox: free while min(in_w / w, in_h / h) * f <= 1
     CHECK(choose_reduction(probe_image_size(bytes), 300, 300, true) == 4);  // scale 1/4
-    CHECK(choose_reduction({1920, 1080}, 640, 640, true) == 2);   // scale 1/3
-    CHECK(choose_reduction({1920, 1080}, 416, 416, true) == 4);   // scale 0.217
-    CHECK(choose_reduction({1280, 720}, 640, 640, true) == 2);    // scale 1/2
-    CHECK(choose_reduction({1000, 750}, 640, 640, true) == 1);    // scale 0.64
-    CHECK(choose_reduction({0, 0}, 640, 640, true) == 1);         // size unknown
+    CHECK(choose_reduction({1920, 1080}, 640, 640, true) == 2);             // scale 1/3
+    CHECK(choose_reduction({1920, 1080}, 416, 416, true) == 4);             // scale 0.217
+    CHECK(choose_reduction({1280, 720}, 640, 640, true) == 2);              // scale 1/2
+    CHECK(choose_reduction({1000, 750}, 640, 640, true) == 1);              // scale 0.64
+    CHECK(choose_reduction({0, 0}, 640, 640, true) == 1);                   // size unknown
     // stretch: both sides must stay at least the input size
     CHECK(choose_reduction({1920, 1080}, 640, 640, false) == 1);
     CHECK(choose_reduction({3000, 2000}, 640, 640, false) == 2);
