@@ -20,7 +20,9 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
     app.add_option("-c,--config", a.cfg.config,
                    "config JSON file, or a name under configs/" + tool + "/")
         ->capture_default_str();
-    app.add_option("-m,--model", a.cfg.model, "model file (overrides the config's model.file)");
+    app.add_option("-m,--model", a.cfg.model,
+                   "model file (overrides the config's model.file), or the name of a model fetched "
+                   "with scripts/vfm-models (its config is used)");
     app.add_option("--set", a.cfg.sets, "override a config value: key.path=value (repeatable)")
         ->take_all();
     app.add_option("-o,--output", a.output, "output folder")->capture_default_str();

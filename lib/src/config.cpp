@@ -277,11 +277,25 @@ std::string find_config_file(const std::string& task, const std::string& name) {
     throw fatal_error(name + ": no such config file (also looked in" + looked + ")");
 }
 
+// -m NAME (no such file, no '/'): a model fetched by scripts/vfm-models, whose generated config
+// $VFM_MODELS/NAME.json names the file and its pre/post-processing. Returns "" for a path.
+static std::string registry_config(const std::string& model) {
+    std::error_code ec;
+    if (model.empty() || model.find('/') != std::string::npos || fs::exists(model, ec)) return "";
+    std::string cfg = models_dir() + "/" + model + ".json";
+    if (fs::is_regular_file(cfg, ec)) return cfg;
+    if (fs::path(model).has_extension()) return "";  // a file name: reported as a missing file
+    throw fatal_error(model + ": no such model file, and no fetched model of that name in " +
+                      models_dir() + "; fetch it with: scripts/vfm-models fetch " + model);
+}
+
 resolved_config resolve_config(const std::string& task, const schema& s, const config_request& r) {
     resolved_config out;
     out.cfg = s.defaults();
-    if (!r.config.empty()) {
-        out.file = find_config_file(task, r.config);
+    const std::string named = registry_config(r.model);
+    const std::string config = named.empty() ? r.config : named;
+    if (!config.empty()) {
+        out.file = find_config_file(task, config);
         out.base_dir = fs::absolute(out.file).parent_path().string();
         std::ifstream f(out.file);
         if (!f) throw fatal_error(out.file + ": cannot read config");
@@ -293,7 +307,7 @@ resolved_config resolve_config(const std::string& task, const schema& s, const c
                               user["task"].get<std::string>() + "\", not \"" + task + "\"");
         merge_into(out.cfg, user);
     }
-    if (!r.model.empty()) {
+    if (!r.model.empty() && named.empty()) {
         set_path(out.cfg, "model.file", fs::absolute(r.model).string());
         set_path(out.cfg, "model.sha256", "");  // a pin belongs to the config's own file
     }

@@ -270,7 +270,7 @@ models_fetch)
   echo "not the model" > "$W/mirror/yolox/yolox_nano.onnx"
   expect_rc 1 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$W/mirror"
   expect_err "error: yolox-nano: checksum mismatch for $W/mirror/yolox/yolox_nano.onnx: expected sha256 e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd, got "
-  [ -z "$(ls -A "$W/cache" 2>/dev/null)" ] || fail "something was left in the cache: $(ls -A "$W/cache")"
+  [ -z "$(find "$W/cache" -type f 2>/dev/null)" ] || fail "something was left in the cache: $(find "$W/cache" -type f)"
   expect_rc 1 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$W/empty"
   expect_err "error: yolox-nano: source not found; expected sha256 e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd; looked in $W/empty/yolox/yolox_nano.onnx"
   expect_rc 2 "$SRC/scripts/vfm-models" fetch no-such-model
@@ -282,6 +282,10 @@ models_fetch)
   expect_rc 0 "$SRC/scripts/vfm-models" fetch yolox-nano --mirror "$SHARED/models"
   expect_rc 0 "$SRC/scripts/vfm-models" verify yolox-nano
   grep -q "yolox-nano	ok" "$W/out" || fail "verify"
+  # -m NAME runs the fetched model with its generated config
+  expect_rc 0 "$DETECT" -m yolox-nano "$SHARED/data/photos/bus.jpg" -o "$W/byname" -q
+  pycheck "any(d['label'] == 'bus' for d in j['detections'])" "$W/byname/bus.json"
+  pycheck "j['config']['model']['name'] == 'yolox-nano' and j['config_file'].endswith('yolox-nano.json')" "$W/byname/run.json"
   echo corrupted >> "$W/cache/yolox_nano.onnx"
   expect_rc 1 "$SRC/scripts/vfm-models" verify yolox-nano
   ;;

@@ -123,3 +123,29 @@ TEST_CASE("model files are found beside the config, in the working folder, or in
     CHECK(e.find("fetch it with: scripts/vfm-models fetch yolox-nano") != std::string::npos);
     unsetenv("VFM_MODELS");
 }
+
+TEST_CASE("a model name given to -m uses the config fetched for it", "[config]") {
+    fs::path d = fs::temp_directory_path() / "vfm_unit_registry";
+    fs::remove_all(d);
+    fs::create_directories(d);
+    std::ofstream(d / "tiny-det.json")
+        << R"({"task": "detect", "model": {"name": "tiny-det", "file": "tiny.pt", "family": "yolov5"},
+              "postprocess": {"conf": 0.6}})";
+    setenv("VFM_MODELS", d.c_str(), 1);
+    schema s = detect_schema();
+    config_request r;
+    r.config = write_tmp("other.json", R"({"model": {"family": "yolox"}})");
+    r.model = "tiny-det";
+    r.sets = {"postprocess.iou=0.3"};
+    auto rc = resolve_config("detect", s, r);
+    CHECK(rc.file == (d / "tiny-det.json").string());
+    CHECK(get_path(rc.cfg, "model.family") == json("yolov5"));
+    CHECK(get_path(rc.cfg, "model.file") == json("tiny.pt"));
+    CHECK(get_path(rc.cfg, "postprocess.conf") == json(0.6));
+    CHECK(get_path(rc.cfg, "postprocess.iou") == json(0.3));
+    r.model = "not-fetched";
+    CHECK(error_of([&] { resolve_config("detect", s, r); }) ==
+          "not-fetched: no such model file, and no fetched model of that name in " + d.string() +
+              "; fetch it with: scripts/vfm-models fetch not-fetched");
+    unsetenv("VFM_MODELS");
+}
