@@ -501,7 +501,7 @@ def ensure_ort(cache):
     # --ignore-scripts: the post-install step fetches CUDA binaries (fails offline); the CPU
     # build shipped inside the package is all we need
     r = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund",
-                        "--prefix", cache, "onnxruntime-node"],
+                        "--prefix", cache, "onnxruntime-node@1.30.0"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
     if r.returncode != 0 or not os.path.isfile(os.path.join(pkg, "package.json")):
         raise RuntimeError("npm install onnxruntime-node into %s failed: %s"
