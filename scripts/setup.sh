@@ -9,10 +9,16 @@ set -euo pipefail
 pkgs=(build-essential cmake git pkg-config
       libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2
       libopenblas0-openmp
-      python3-torch python3-onnx python3-opencv python3-numpy python3-skimage)
+      python3-torch python3-onnx python3-opencv python3-numpy python3-skimage
+      python-matplotlib-data)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+# Node.js and npm run the converters' parity references (tfjs, onnxruntime-node); a machine may
+# already have them from elsewhere (e.g. NodeSource), so only their absence installs Debian's.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

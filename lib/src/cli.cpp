@@ -23,8 +23,10 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
     app.add_option("-m,--model", a.cfg.model,
                    "model file (overrides the config's model.file), or the name of a model fetched "
                    "with scripts/vfm-models (its config is used)");
+    // One value per --set, so inputs may follow it on the command line.
     app.add_option("--set", a.cfg.sets, "override a config value: key.path=value (repeatable)")
-        ->take_all();
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("-o,--output", a.output, "output folder")->capture_default_str();
     app.add_option("--device", a.device, "cpu, cuda or cuda:N (CUDA needs a CUDA LibTorch)")
         ->capture_default_str();

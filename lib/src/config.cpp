@@ -48,6 +48,8 @@ std::vector<field> common_fields() {
         {"model.sha256", ftype::string, "", "expected sha256 of the model file (checked if set)"},
         {"model.family", ftype::string, "", "output contract / decoder family"},
         {"model.input_size", ftype::int_list, j::array({640, 640}), "model input [width, height]"},
+        {"model.input_layout", ftype::string, "nchw",
+         "nchw, or nhwc for models that take [B, H, W, C] (TFJS / TF exports)"},
         {"model.channels_last", ftype::boolean, true, "feed NHWC-strided tensors (conv nets)"},
         {"model.freeze", ftype::boolean, true, "torch::jit::freeze the module"},
         {"model.optimize_for_inference", ftype::boolean, false,

@@ -11,7 +11,7 @@ namespace {
 
 class onnx_model final : public model {
   public:
-    explicit onnx_model(std::string path) : path_(std::move(path)) {
+    onnx_model(std::string path, bool nhwc) : path_(std::move(path)), nhwc_(nhwc) {
         try {
             net_ = cv::dnn::readNetFromONNX(path_);
         } catch (const cv::Exception& e) {
@@ -36,15 +36,22 @@ class onnx_model final : public model {
         // One image at a time: exported ONNX graphs often fix the batch at 1.
         for (int b = 0; b < n; ++b) {
             int dims[4] = {1, c, h, w};
+            if (nhwc_) dims[1] = h, dims[2] = w, dims[3] = c;
             cv::Mat blob(4, dims, CV_32F);
             float* dst = blob.ptr<float>();
             const float* src = in.data.data() + static_cast<size_t>(b) * c * h * w;
-            if (in.mem == layout::nhwc) {
-                for (int y = 0; y < h; ++y)
-                    for (int x = 0; x < w; ++x)
-                        for (int k = 0; k < c; ++k)
-                            dst[(static_cast<size_t>(k) * h + y) * w + x] =
-                                src[(static_cast<size_t>(y) * w + x) * c + k];
+            if (nhwc_ != (in.mem == layout::nhwc)) {
+                if (nhwc_)  // NCHW data -> NHWC blob
+                    for (int k = 0; k < c; ++k)
+                        for (int i = 0; i < h * w; ++i)
+                            dst[static_cast<size_t>(i) * c + k] =
+                                src[static_cast<size_t>(k) * h * w + i];
+                else  // NHWC data -> NCHW blob
+                    for (int y = 0; y < h; ++y)
+                        for (int x = 0; x < w; ++x)
+                            for (int k = 0; k < c; ++k)
+                                dst[(static_cast<size_t>(k) * h + y) * w + x] =
+                                    src[(static_cast<size_t>(y) * w + x) * c + k];
             } else {
                 std::copy(src, src + static_cast<size_t>(c) * h * w, dst);
             }
@@ -61,7 +68,7 @@ class onnx_model final : public model {
         return res;
     }
 
-    std::unique_ptr<model> clone() override { return std::make_unique<onnx_model>(path_); }
+    std::unique_ptr<model> clone() override { return std::make_unique<onnx_model>(path_, nhwc_); }
     std::string backend() const override { return "opencv-dnn"; }
 
   private:
@@ -78,6 +85,7 @@ class onnx_model final : public model {
     }
 
     std::string path_;
+    bool nhwc_ = false;
     cv::dnn::Net net_;
     std::vector<std::string> out_names_;
 };
@@ -85,7 +93,7 @@ class onnx_model final : public model {
 }  // namespace
 
 std::unique_ptr<model> load_onnx(const model_options& o) {
-    return std::make_unique<onnx_model>(o.path);
+    return std::make_unique<onnx_model>(o.path, o.nhwc_input);
 }
 
 }  // namespace vfm

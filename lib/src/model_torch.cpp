@@ -28,14 +28,24 @@ std::string first_line(const std::string& s) {
 
 class torch_model final : public model {
   public:
-    torch_model(std::shared_ptr<torch::jit::Module> m, torch::Device dev, bool channels_last)
-        : module_(std::move(m)), device_(dev), channels_last_(channels_last) {}
+    torch_model(std::shared_ptr<torch::jit::Module> m, torch::Device dev, bool channels_last,
+                bool nhwc_input)
+        : module_(std::move(m)),
+          device_(dev),
+          channels_last_(channels_last),
+          nhwc_input_(nhwc_input) {}
 
     std::vector<tensor> forward(const tensor& in) override {
         c10::InferenceMode guard;
         at::Tensor x;
         auto* data = const_cast<float*>(in.data.data());
-        if (in.mem == layout::nhwc && in.rank() == 4) {
+        if (nhwc_input_ && in.rank() == 4) {
+            const int64_t n = in.shape[0], c = in.shape[1], h = in.shape[2], w = in.shape[3];
+            x = in.mem == layout::nhwc ? torch::from_blob(data, {n, h, w, c}, torch::kFloat)
+                                       : torch::from_blob(data, {n, c, h, w}, torch::kFloat)
+                                             .permute({0, 2, 3, 1})
+                                             .contiguous();
+        } else if (in.mem == layout::nhwc && in.rank() == 4) {
             const int64_t n = in.shape[0], c = in.shape[1], h = in.shape[2], w = in.shape[3];
             x = torch::from_blob(data, {n, c, h, w}, {h * w * c, 1, w * c, c}, torch::kFloat);
             if (!channels_last_) x = x.contiguous();
@@ -51,7 +61,7 @@ class torch_model final : public model {
     }
 
     std::unique_ptr<model> clone() override {
-        return std::make_unique<torch_model>(module_, device_, channels_last_);
+        return std::make_unique<torch_model>(module_, device_, channels_last_, nhwc_input_);
     }
     std::string backend() const override { return "torchscript"; }
 
@@ -76,6 +86,7 @@ class torch_model final : public model {
     std::shared_ptr<torch::jit::Module> module_;
     torch::Device device_;
     bool channels_last_;
+    bool nhwc_input_;
 };
 
 torch::Device parse_device(const std::string& d, const std::string& path) {
@@ -119,7 +130,7 @@ std::unique_ptr<model> load_torchscript(const model_options& o) {
         throw fatal_error(o.path + ": cannot prepare the module (" +
                           first_line(e.what_without_backtrace()) + ")");
     }
-    return std::make_unique<torch_model>(m, dev, o.channels_last);
+    return std::make_unique<torch_model>(m, dev, o.channels_last, o.nhwc_input);
 }
 
 void init_compute(int intra_threads) {

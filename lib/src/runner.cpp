@@ -194,6 +194,11 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         mo.channels_last = get_path(cfg, "model.channels_last").get<bool>();
         mo.freeze = get_path(cfg, "model.freeze").get<bool>();
         mo.optimize_for_inference = get_path(cfg, "model.optimize_for_inference").get<bool>();
+        const std::string in_layout = get_path(cfg, "model.input_layout").get<std::string>();
+        if (in_layout != "nchw" && in_layout != "nhwc")
+            throw fatal_error("model.input_layout: expected nchw or nhwc, got \"" + in_layout +
+                              "\"");
+        mo.nhwc_input = in_layout == "nhwc";
         std::vector<std::unique_ptr<model>> models;
         models.push_back(load_model(mo));
         if (models[0]->backend() == "torchscript") {

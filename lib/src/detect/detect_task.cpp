@@ -17,6 +17,7 @@ schema detect_schema() {
     schema s{common_fields()};
     std::vector<field> own = {
         {"model.strides", ftype::int_list, j::array({8, 16, 32}), "grid strides (yolox)"},
+        {"model.output_index", ftype::integer, 0, "which model output holds the detections"},
         {"labels", ftype::labels, "coco80", "\"coco80\", \"file:PATH\" or a list of names"},
         {"postprocess.conf", ftype::number, 0.25, "minimum score"},
         {"postprocess.iou", ftype::number, 0.45, "NMS IoU threshold"},
@@ -105,6 +106,7 @@ class detect_task final : public task {
         dp_.num_classes = static_cast<int>(labels_.names.size());
         dp_.conf = get_path(c, "postprocess.conf").get<float>();
         dp_.strides = get_path(c, "model.strides").get<std::vector<int>>();
+        out_index_ = get_path(c, "model.output_index").get<int>();
         nms_.iou = get_path(c, "postprocess.iou").get<float>();
         nms_.agnostic = get_path(c, "postprocess.agnostic").get<bool>();
         nms_.max_det = get_path(c, "postprocess.max_det").get<int>();
@@ -160,16 +162,19 @@ class detect_task final : public task {
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
-        if (outs.empty())
-            throw fatal_error(std::string(family_->name) + " export: the model returned no tensor");
-        family_->check(outs[0], dp_);
+        if (out_index_ < 0 || out_index_ >= static_cast<int>(outs.size()))
+            throw fatal_error(std::string(family_->name) + " export: the model returned " +
+                              std::to_string(outs.size()) + " output(s); model.output_index is " +
+                              std::to_string(out_index_));
+        family_->check(outs[out_index_], dp_);
     }
 
     void postprocess(work_item& w, const std::vector<tensor>& outs, int first_row) const override {
-        family_->check(outs[0], dp_);
+        const tensor& out = outs.at(static_cast<size_t>(out_index_));
+        family_->check(out, dp_);
         std::vector<detection> all;
         for (size_t r = 0; r < w.rows.size(); ++r) {
-            for (auto& d : family_->decode(outs[0], first_row + static_cast<int>(r), dp_)) {
+            for (auto& d : family_->decode(out, first_row + static_cast<int>(r), dp_)) {
                 if (!classes_.empty() &&
                     std::find(classes_.begin(), classes_.end(), d.class_id) == classes_.end())
                     continue;
@@ -287,6 +292,7 @@ class detect_task final : public task {
     preprocess_options pre_;
     decode_params dp_;
     nms_params nms_;
+    int out_index_ = 0;
     int max_candidates_ = 30000;
     std::vector<int> classes_;
     int tile_size_ = 0;

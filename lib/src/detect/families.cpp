@@ -2,7 +2,8 @@
 
 namespace vfm {
 
-static const detect_family* const all_families[] = {&yolov8_family, &yolov5_family, &yolox_family};
+static const detect_family* const all_families[] = {&yolov8_family, &yolov5_family, &yolox_family,
+                                                    &centernet_family};
 
 const detect_family* find_detect_family(const std::string& name) {
     if (name == "yolo11") return &yolov8_family;  // YOLO11 exports the YOLOv8 head
