@@ -66,7 +66,7 @@ TEST_CASE("COCO files from records", "[outputs]") {
     CHECK(ds["categories"].size() == 2);
 }
 
-TEST_CASE("atomic writes leave no temp files; stale temps are removed", "[fs]") {
+TEST_CASE("atomic writes leave no temp files and stale temps are removed", "[fs]") {
     fs::path d = fs::temp_directory_path() / "vfm_unit_fs";
     fs::remove_all(d);
     write_file_atomic((d / "a/b/c.txt").string(), "hello");
