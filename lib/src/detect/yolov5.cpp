@@ -7,13 +7,16 @@
 
 namespace vfm {
 
-static void yolov5_check(const tensor& out, const decode_params& p) {
+static void yolov5_check(const std::vector<tensor>& outs, const decode_params& p) {
+    const tensor& out = family_output("yolov5", outs, p);
     if (out.rank() != 3 || out.shape[2] != 5 + p.num_classes)
         throw fatal_error("yolov5 export: expected output [B, N, 5+nc] with nc=" +
                           std::to_string(p.num_classes) + ", got " + shape_str(out.shape));
 }
 
-static std::vector<detection> yolov5_decode(const tensor& out, int b, const decode_params& p) {
+static std::vector<detection> yolov5_decode(const std::vector<tensor>& outs, int b,
+                                            const decode_params& p) {
+    const tensor& out = outs[static_cast<size_t>(p.output_index)];
     const int64_t n = out.shape[1], cols = out.shape[2];
     const float* base = out.data.data() + b * n * cols;
     std::vector<detection> dets;

@@ -7,13 +7,16 @@
 
 namespace vfm {
 
-static void yolov8_check(const tensor& out, const decode_params& p) {
+static void yolov8_check(const std::vector<tensor>& outs, const decode_params& p) {
+    const tensor& out = family_output("yolov8", outs, p);
     if (out.rank() != 3 || out.shape[1] != 4 + p.num_classes)
         throw fatal_error("yolov8 export: expected output [B, 4+nc, N] with nc=" +
                           std::to_string(p.num_classes) + ", got " + shape_str(out.shape));
 }
 
-static std::vector<detection> yolov8_decode(const tensor& out, int b, const decode_params& p) {
+static std::vector<detection> yolov8_decode(const std::vector<tensor>& outs, int b,
+                                            const decode_params& p) {
+    const tensor& out = outs[static_cast<size_t>(p.output_index)];
     const int64_t rows = out.shape[1], n = out.shape[2];
     const float* base = out.data.data() + b * rows * n;
     std::vector<detection> dets;

@@ -16,7 +16,8 @@ static int64_t yolox_cells(const decode_params& p) {
     return n;
 }
 
-static void yolox_check(const tensor& out, const decode_params& p) {
+static void yolox_check(const std::vector<tensor>& outs, const decode_params& p) {
+    const tensor& out = family_output("yolox", outs, p);
     int64_t n = yolox_cells(p);
     if (out.rank() != 3 || out.shape[2] != 5 + p.num_classes || out.shape[1] != n)
         throw fatal_error("yolox export: expected output [B, " + std::to_string(n) + ", " +
@@ -26,7 +27,9 @@ static void yolox_check(const tensor& out, const decode_params& p) {
                           shape_str(out.shape));
 }
 
-static std::vector<detection> yolox_decode(const tensor& out, int b, const decode_params& p) {
+static std::vector<detection> yolox_decode(const std::vector<tensor>& outs, int b,
+                                           const decode_params& p) {
+    const tensor& out = outs[static_cast<size_t>(p.output_index)];
     const int64_t n = out.shape[1], cols = out.shape[2];
     const float* r = out.data.data() + b * n * cols;
     std::vector<detection> dets;
