@@ -70,6 +70,10 @@ class task {
     virtual nlohmann::ordered_json run_info() const { return nlohmann::ordered_json::object(); }
 };
 
+// preprocess_options from a config's model.input_size and preprocess.* keys; throws
+// fatal_error naming the key.
+preprocess_options preprocess_from_config(const json& cfg);
+
 // Runs a task's binary: the whole CLI, runner and exit code. Apps' main() call this.
 int run_app(int argc, char** argv, std::unique_ptr<task> t);
 

@@ -46,15 +46,6 @@ schema detect_schema() {
 
 namespace {
 
-int interpolation_of(const std::string& s) {
-    if (s == "linear") return cv::INTER_LINEAR;
-    if (s == "cubic") return cv::INTER_CUBIC;
-    if (s == "area") return cv::INTER_AREA;
-    if (s == "nearest") return cv::INTER_NEAREST;
-    throw fatal_error("preprocess.interpolation: expected linear, cubic, area or nearest, got \"" +
-                      s + "\"");
-}
-
 class detect_task final : public task {
   public:
     std::string name() const override { return "detect"; }
@@ -77,31 +68,7 @@ class detect_task final : public task {
         const auto& lab = get_path(c, "labels");
         labels_ = lab.is_string() ? load_labels(lab.get<std::string>(), rc.base_dir)
                                   : make_labels(lab.get<std::vector<std::string>>());
-        auto size = get_path(c, "model.input_size").get<std::vector<int>>();
-        if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
-            throw fatal_error("model.input_size: expected [width, height] of positive integers");
-        pre_.in_w = size[0], pre_.in_h = size[1];
-        std::string color = get_path(c, "preprocess.color").get<std::string>();
-        if (color != "rgb" && color != "bgr")
-            throw fatal_error("preprocess.color: expected rgb or bgr, got \"" + color + "\"");
-        pre_.rgb = color == "rgb";
-        auto mean = get_path(c, "preprocess.mean").get<std::vector<float>>();
-        auto stdv = get_path(c, "preprocess.std").get<std::vector<float>>();
-        if (mean.size() != 3 || stdv.size() != 3)
-            throw fatal_error("preprocess.mean/std: expected 3 values each");
-        for (int i = 0; i < 3; ++i) {
-            if (stdv[i] == 0) throw fatal_error("preprocess.std: values must not be 0");
-            pre_.mean[i] = mean[i], pre_.std[i] = stdv[i];
-        }
-        std::string resize = get_path(c, "preprocess.resize").get<std::string>();
-        if (resize != "letterbox" && resize != "stretch")
-            throw fatal_error("preprocess.resize: expected letterbox or stretch, got \"" + resize +
-                              "\"");
-        pre_.letterbox = resize == "letterbox";
-        pre_.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
-        pre_.pad_value = get_path(c, "preprocess.pad_value").get<float>();
-        pre_.interpolation =
-            interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
+        pre_ = preprocess_from_config(c);
 
         dp_.in_w = pre_.in_w, dp_.in_h = pre_.in_h;
         dp_.num_classes = static_cast<int>(labels_.names.size());

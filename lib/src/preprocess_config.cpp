@@ -1,0 +1,49 @@
+// Model input preparation settings from a config's model.* and preprocess.* keys, shared by
+// every task.
+#include <opencv2/imgproc.hpp>
+
+#include "vfm/error.h"
+#include "vfm/task.h"
+
+namespace vfm {
+
+static int interpolation_of(const std::string& s) {
+    if (s == "linear") return cv::INTER_LINEAR;
+    if (s == "cubic") return cv::INTER_CUBIC;
+    if (s == "area") return cv::INTER_AREA;
+    if (s == "nearest") return cv::INTER_NEAREST;
+    throw fatal_error("preprocess.interpolation: expected linear, cubic, area or nearest, got \"" +
+                      s + "\"");
+}
+
+preprocess_options preprocess_from_config(const json& c) {
+    preprocess_options o;
+    auto size = get_path(c, "model.input_size").get<std::vector<int>>();
+    if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
+        throw fatal_error("model.input_size: expected [width, height] of positive integers");
+    o.in_w = size[0], o.in_h = size[1];
+    std::string color = get_path(c, "preprocess.color").get<std::string>();
+    if (color != "rgb" && color != "bgr")
+        throw fatal_error("preprocess.color: expected rgb or bgr, got \"" + color + "\"");
+    o.rgb = color == "rgb";
+    auto mean = get_path(c, "preprocess.mean").get<std::vector<float>>();
+    auto stdv = get_path(c, "preprocess.std").get<std::vector<float>>();
+    if (mean.size() != 3 || stdv.size() != 3)
+        throw fatal_error("preprocess.mean/std: expected 3 values each");
+    for (int i = 0; i < 3; ++i) {
+        if (stdv[i] == 0) throw fatal_error("preprocess.std: values must not be 0");
+        o.mean[i] = mean[i], o.std[i] = stdv[i];
+    }
+    std::string resize = get_path(c, "preprocess.resize").get<std::string>();
+    if (resize != "letterbox" && resize != "stretch")
+        throw fatal_error("preprocess.resize: expected letterbox or stretch, got \"" + resize +
+                          "\"");
+    o.letterbox = resize == "letterbox";
+    o.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
+    o.pad_value = get_path(c, "preprocess.pad_value").get<float>();
+    o.interpolation = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
+
+    return o;
+}
+
+}  // namespace vfm
