@@ -303,10 +303,12 @@ resolved_config resolve_config(const std::string& task, const schema& s, const c
         if (!f) throw fatal_error(out.file + ": cannot read config");
         json user = json::parse(f, nullptr, false);
         if (user.is_discarded()) throw fatal_error(out.file + ": not valid JSON");
-        validate_config(user, s, out.file + ": ");
-        if (user.contains("task") && user["task"] != task)
+        // The task first: another task's config fails on its keys, which says less.
+        if (user.is_object() && user.contains("task") && user["task"].is_string() &&
+            user["task"] != task)
             throw fatal_error(out.file + ": task: this config is for \"" +
                               user["task"].get<std::string>() + "\", not \"" + task + "\"");
+        validate_config(user, s, out.file + ": ");
         merge_into(out.cfg, user);
     }
     if (!r.model.empty() && named.empty()) {

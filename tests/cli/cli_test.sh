@@ -332,6 +332,52 @@ centernet_map)
     pycheck "j['mAP50'] > $m50 and j['mAP50_95'] > $m5095" "$W/$name.json"
   done
   ;;
+face_exact)
+  RF="$SRC/tests/fixtures/retinaface_fixture.json"
+  expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/o" -q
+  pycheck "j == {'image': 'f.png', 'width': 128, 'height': 128, 'faces': [{'box': [16.0, 16.0, 80.0, 80.0], 'score': 0.9, 'landmarks': [[48.0, 48.0]] * 5}]}" "$W/o/f.json"
+  expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/lo" -q --set postprocess.conf=0.2
+  pycheck "len(j['faces']) == 2 and j['faces'][1]['score'] == 0.3" "$W/lo/f.json"
+  expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/mf" -q --set postprocess.min_face=70
+  pycheck "j['faces'] == []" "$W/mf/f.json"
+  ;;
+face_outputs)
+  RF="$SRC/tests/fixtures/retinaface_fixture.json"
+  expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/o" -q --set outputs.anonymize=fill \
+    --set outputs.anonymize_margin=0 --set outputs.aligned=true --set outputs.preview=true
+  "$PY" -c "
+import cv2
+a = cv2.imread('$W/o/anonymized/f.png')
+assert a.shape == (128, 128, 3), a.shape
+assert (a[20:76, 20:76] == 0).all(), 'face area not filled'
+assert (a[90:, 90:] == 200).all() and (a[:10, :10] == 200).all(), 'outside the face changed'
+c = cv2.imread('$W/o/aligned/f/0.png')
+assert c is not None and c.shape == (112, 112, 3), 'aligned crop'
+assert cv2.imread('$W/o/preview/f.jpg') is not None
+" || fail "face outputs"
+  pycheck "j[0]['outputs'] == ['f.json', 'preview/f.jpg', 'anonymized/f.png', 'aligned/f/0.png']" "$W/o/results.jsonl"
+  ;;
+face_bad_config)
+  RF="$SRC/tests/fixtures/retinaface_fixture.json"
+  expect_rc 2 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/o" -q --set outputs.anonymize=smudge
+  expect_err 'error: outputs.anonymize: expected none, blur, pixelate or fill, got "smudge"'
+  expect_rc 2 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/o" -q --set model.min_sizes=10,20,30
+  expect_err "error: model.min_sizes: expected model.priors_per_level sizes for each of the 3 model.steps"
+  expect_rc 2 "$FACE" -c "$RF" -m "$FIXTURES/yolov8_fixture.pt" "$FIXTURES/images_face" -o "$W/o" -q
+  expect_err "retinaface export: expected loc [B, 168, 4], conf [B, 168, 2] and landms [B, 168, 10] for the configured priors, got [1, 7, 4]"
+  expect_rc 2 "$FACE" -c "$V8" "$FIXTURES/images_face" -o "$W/o" -q
+  expect_err 'task: this config is for "detect", not "face"'
+  ;;
+face_real)
+  # RetinaFace mnet0.25 through the registry on the shared group photos
+  [ -f "$SHARED/models/retinaface/mobilenet0.25_Final.pth" ] && [ -d "$SHARED/data/faces/group" ] || { echo "SKIP: shared model or data absent"; exit 77; }
+  export VFM_MODELS="$W/cache"
+  expect_rc 0 "$SRC/scripts/vfm-models" fetch retinaface-mnet025 --mirror "$SHARED/models"
+  expect_rc 0 "$FACE" -m retinaface-mnet025 "$SHARED/data/photos/1face.png" "$SHARED/data/photos/4faces.png" "$SHARED/data/faces/group" -o "$W/o" -q
+  pycheck "len(j['faces']) == 1 and j['faces'][0]['score'] > 0.99" "$W/o/1face.json"
+  pycheck "sum(f['score'] > 0.9 for f in j['faces']) == 4" "$W/o/4faces.json"
+  pycheck "len(j['faces']) == 5" "$W/o/bbt3.json"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 echo "ok: $case_name"
