@@ -341,6 +341,18 @@ face_exact)
   expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/mf" -q --set postprocess.min_face=70
   pycheck "j['faces'] == []" "$W/mf/f.json"
   ;;
+face_yunet_exact)
+  cat > "$W/yunet.json" <<'JSON'
+{"task": "face", "model": {"file": "yunet_fixture.pt", "family": "yunet", "input_size": [32, 32]},
+ "preprocess": {"color": "bgr", "std": [1, 1, 1], "letterbox_centre": false, "pad_value": 0},
+ "postprocess": {"conf": 0.5}}
+JSON
+  # 128x128 -> 32x32 at scale 0.25
+  expect_rc 0 "$FACE" -c "$W/yunet.json" "$FIXTURES/images_face" -o "$W/o" -q
+  pycheck "j['faces'] == [{'box': [64.0, 0.0, 128.0, 64.0], 'score': 0.9, 'landmarks': [[64.0, 0.0]] * 5}]" "$W/o/f.json"
+  expect_rc 2 "$FACE" -c "$W/yunet.json" -m "$FIXTURES/retinaface_fixture.pt" "$FIXTURES/images_face" -o "$W/o2" -q
+  expect_err "yunet export: expected for stride 8 cls [B, 16, 1], obj [B, 16, 1], bbox [B, 16, 4] and kps [B, 16, 10], got"
+  ;;
 face_outputs)
   RF="$SRC/tests/fixtures/retinaface_fixture.json"
   expect_rc 0 "$FACE" -c "$RF" "$FIXTURES/images_face" -o "$W/o" -q --set outputs.anonymize=fill \
@@ -377,6 +389,24 @@ face_real)
   pycheck "len(j['faces']) == 1 and j['faces'][0]['score'] > 0.99" "$W/o/1face.json"
   pycheck "sum(f['score'] > 0.9 for f in j['faces']) == 4" "$W/o/4faces.json"
   pycheck "len(j['faces']) == 5" "$W/o/bbt3.json"
+  # YuNet (onnx2ts) on the same photos: the same faces (17 across them, mean IoU 0.89)
+  expect_rc 0 "$SRC/scripts/vfm-models" fetch yunet-n --mirror "$SHARED/models"
+  expect_rc 0 "$FACE" -m yunet-n "$SHARED/data/photos/1face.png" "$SHARED/data/photos/4faces.png" "$SHARED/data/faces/group" -o "$W/y" -q
+  "$PY" - "$W/o" "$W/y" <<'PYEOF' || fail "retinaface and yunet disagree"
+import json, os, sys
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0])); iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    i = ix * iy; u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i
+    return i / u if u > 0 else 0
+n = matched = 0
+for f in ("1face", "4faces", "bbt1", "bbt2", "bbt3"):
+    r = [x["box"] for x in json.load(open(os.path.join(sys.argv[1], f + ".json")))["faces"] if x["score"] > 0.9]
+    y = [x["box"] for x in json.load(open(os.path.join(sys.argv[2], f + ".json")))["faces"]]
+    n += len(y)
+    matched += sum(max([iou(b, c) for c in r] or [0]) > 0.5 for b in y)
+print(n, matched)
+sys.exit(0 if n == 17 and matched == 17 else 1)
+PYEOF
   ;;
 *) fail "unknown case $case_name" ;;
 esac

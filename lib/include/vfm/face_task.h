@@ -23,6 +23,16 @@ std::vector<scored_face> decode_retinaface(const std::vector<tensor>& outs, int 
                                            const std::vector<prior>& priors, float conf, float var0,
                                            float var1, int in_w, int in_h);
 
+// YuNet head (ShiqiYu/libfacedetection.train, decoded as OpenCV 4.8 modules/objdetect/src/
+// face_detect.cpp): per stride s in `strides`, N = (in_w/s)*(in_h/s) cells row-major, outputs
+// cls [B,N,1], obj [B,N,1], bbox [B,N,4], kps [B,N,10] matched by shape (cls and obj enter
+// symmetrically: score = sqrt(cls * obj)); centre (c + dx) s, size exp(dw) s, points (c + kx) s.
+void check_yunet(const std::vector<tensor>& outs, const std::vector<int>& strides, int in_w,
+                 int in_h);
+std::vector<scored_face> decode_yunet(const std::vector<tensor>& outs, int b,
+                                      const std::vector<int>& strides, float conf, int in_w,
+                                      int in_h);
+
 // Anonymises `img` in place over each box grown by `margin` (fraction of its size):
 // "blur" (Gaussian, kernel ~ half the face), "pixelate" (8 blocks across) or "fill" (black).
 void anonymize_faces(cv::Mat& img, const std::vector<box>& boxes, const std::string& mode,

@@ -19,7 +19,7 @@ schema face_schema() {
         {"model.min_sizes", ftype::int_list, j::array({10, 20, 32, 64, 128, 256}),
          "prior sizes, model.priors_per_level per stride (retinaface)"},
         {"model.priors_per_level", ftype::integer, 2, "prior sizes per stride"},
-        {"model.steps", ftype::int_list, j::array({8, 16, 32}), "prior strides"},
+        {"model.steps", ftype::int_list, j::array({8, 16, 32}), "prior / grid strides"},
         {"model.variances", ftype::number_list, j::array({0.1, 0.2}), "box decode variances"},
         {"postprocess.conf", ftype::number, 0.5, "minimum face score"},
         {"postprocess.iou", ftype::number, 0.4, "NMS IoU threshold"},
@@ -80,9 +80,10 @@ class face_task final : public task {
     void configure(const resolved_config& rc) override {
         const auto& c = rc.cfg;
         const std::string fam = get_path(c, "model.family").get<std::string>();
-        if (fam != "retinaface")
+        if (fam != "retinaface" && fam != "yunet")
             throw fatal_error("model.family: unknown face detector family \"" + fam +
-                              "\" (known: retinaface)");
+                              "\" (known: retinaface, yunet)");
+        yunet_ = fam == "yunet";
         pre_ = preprocess_from_config(c);
         auto sizes = get_path(c, "model.min_sizes").get<std::vector<int>>();
         auto steps = get_path(c, "model.steps").get<std::vector<int>>();
@@ -96,6 +97,7 @@ class face_task final : public task {
         for (size_t k = 0; k < steps.size(); ++k)
             levels.emplace_back(sizes.begin() + k * per, sizes.begin() + (k + 1) * per);
         priors_ = retinaface_priors(pre_.in_w, pre_.in_h, levels, steps);
+        steps_ = steps;
         auto var = get_path(c, "model.variances").get<std::vector<float>>();
         if (var.size() != 2) throw fatal_error("model.variances: expected 2 numbers");
         var0_ = var[0], var1_ = var[1];
@@ -141,12 +143,16 @@ class face_task final : public task {
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
-        check_retinaface(outs, priors_.size());
+        if (yunet_)
+            check_yunet(outs, steps_, pre_.in_w, pre_.in_h);
+        else
+            check_retinaface(outs, priors_.size());
     }
 
     void postprocess(work_item& w, const std::vector<tensor>& outs, int first_row) const override {
-        auto faces =
-            decode_retinaface(outs, first_row, priors_, conf_, var0_, var1_, pre_.in_w, pre_.in_h);
+        auto faces = yunet_ ? decode_yunet(outs, first_row, steps_, conf_, pre_.in_w, pre_.in_h)
+                            : decode_retinaface(outs, first_row, priors_, conf_, var0_, var1_,
+                                                pre_.in_w, pre_.in_h);
         const auto& t = w.rows[0];
         const float W = static_cast<float>(w.img.orig_w), H = static_cast<float>(w.img.orig_h);
         std::vector<scored_face> kept;
@@ -247,7 +253,9 @@ class face_task final : public task {
 
   private:
     preprocess_options pre_;
+    bool yunet_ = false;
     std::vector<prior> priors_;
+    std::vector<int> steps_;
     float var0_ = 0.1f, var1_ = 0.2f, conf_ = 0.5f, iou_ = 0.4f, min_face_ = 0, margin_ = 0.2f;
     int max_faces_ = 0, align_w_ = 112, align_h_ = 112;
     bool out_json_ = true, out_preview_ = false, out_aligned_ = false;
