@@ -65,7 +65,8 @@ void results_writer::append(const nlohmann::ordered_json& rec) {
     std::fflush(f_);
 }
 
-size_t compact_records(const std::string& path, const std::vector<input_item>& items) {
+size_t compact_records(const std::string& path, const std::vector<input_item>& items,
+                       const std::vector<nlohmann::ordered_json>& extra) {
     auto off = scan_records(path);
     std::ifstream f(path, std::ios::binary);
     std::string out, line;
@@ -79,6 +80,7 @@ size_t compact_records(const std::string& path, const std::vector<input_item>& i
         out += line + "\n";
         ++n;
     }
+    for (const auto& e : extra) out += e.dump() + "\n", ++n;
     write_file_atomic(path, out);
     return n;
 }

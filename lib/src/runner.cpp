@@ -448,15 +448,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         }
 
         // Compact results, per-run task outputs, run.json.
-        compact_records(results_path, items);
-        {
-            std::string tail;
-            for (const auto& m : missing) tail += m.dump() + "\n";
-            if (!tail.empty()) {
-                std::string all = read_file(results_path) + tail;
-                write_file_atomic(results_path, all);
-            }
-        }
+        compact_records(results_path, items, missing);
         auto each = [&](const record_visitor& v) {
             std::ifstream f(results_path);
             for (std::string line; std::getline(f, line);) {

@@ -69,25 +69,8 @@ class Conv(nn.Module):
         return self.conv(x)
 
 
-class BNPReLU(nn.Module):
-    def __init__(self, ch):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(ch, eps=BN_EPS)
-        self.act = nn.PReLU(ch)
-
-    def forward(self, x):
-        return self.act(self.bn(x))
-
-
-class ConvBNPReLU(nn.Module):
-    def __init__(self, cin, cout, k, stride=1):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=BN_EPS)
-        self.act = nn.PReLU(cout)
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
+BNPReLU = pc.BNPReLU
+ConvBNPReLU = pc.ConvBNPReLU
 
 
 class ESPBranches(nn.Module):

@@ -132,6 +132,33 @@ def load_strict(model, state, path):
     return model
 
 
+class BNPReLU(torch.nn.Module):
+    """BatchNorm + per-channel PReLU ('<name>.bn', '<name>.act'): the BR block of ESPNet and
+    SINet (sacmehta/ESPNet, clovaai/ext_portrait_segmentation), eps 1e-3 as both use."""
+
+    def __init__(self, ch, eps=1e-3):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm2d(ch, eps=eps)
+        self.act = torch.nn.PReLU(ch)
+
+    def forward(self, x):
+        return self.act(self.bn(x))
+
+
+class ConvBNPReLU(torch.nn.Module):
+    """Bias-free 'same' conv + BatchNorm + PReLU ('<name>.conv', '.bn', '.act'): the CBR block of
+    ESPNet and SINet."""
+
+    def __init__(self, cin, cout, k, stride=1, eps=1e-3):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, bias=False)
+        self.bn = torch.nn.BatchNorm2d(cout, eps=eps)
+        self.act = torch.nn.PReLU(cout)
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
 def count_params(model):
     return sum(p.numel() for p in model.parameters())
 

@@ -58,25 +58,8 @@ def up2(x, factor=2):
     return F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=True)
 
 
-class BR(nn.Module):
-    def __init__(self, ch):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(ch, eps=EPS)
-        self.act = nn.PReLU(ch)
-
-    def forward(self, x):
-        return self.act(self.bn(x))
-
-
-class CBR(nn.Module):
-    def __init__(self, cin, cout, k, stride=1):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=EPS)
-        self.act = nn.PReLU(cout)
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
+BR = pc.BNPReLU
+CBR = pc.ConvBNPReLU
 
 
 class PlainConv(nn.Module):

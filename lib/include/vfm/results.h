@@ -39,8 +39,10 @@ class results_writer {
     std::mutex m_;
 };
 
-// Rewrites `path` with the latest record of each item, in item order, atomically; returns
-// the records' count. Items without a record are left out.
-size_t compact_records(const std::string& path, const std::vector<input_item>& items);
+// Rewrites `path` with the latest record of each item, in item order, then the `extra` records
+// (inputs that never became items, e.g. missing paths), atomically; returns the records' count.
+// Items without a record are left out.
+size_t compact_records(const std::string& path, const std::vector<input_item>& items,
+                       const std::vector<nlohmann::ordered_json>& extra = {});
 
 }  // namespace vfm
