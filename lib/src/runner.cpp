@@ -306,8 +306,6 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         };
         auto infer_fn = [&](model* m) {
             set_thread_compute(rs.per_worker);
-            const int in_w = t->input_w(), in_h = t->input_h();
-            const size_t row_floats = static_cast<size_t>(in_w) * in_h * 3;
             for (;;) {
                 std::vector<item_ptr> batch;
                 size_t rows = 0;
@@ -324,35 +322,65 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                 if (batch.empty()) break;
                 auto t0 = clock_t_::now();
                 std::vector<std::vector<tensor>> parts;
+                std::vector<std::pair<int, int>> part_size;  // input (w, h) of each part
+                std::vector<int> part_rows;
                 std::string err;
                 try {
-                    // Gather every row, then run in chunks of at most `batch` rows.
-                    std::vector<const float*> src;
-                    for (auto& w : batch)
+                    // Gather every row, then run in chunks of at most `batch` rows of one size.
+                    struct row_ref {
+                        const float* p;
+                        int w, h;
+                    };
+                    std::vector<row_ref> src;
+                    for (auto& w : batch) {
+                        int iw = w->in_w ? w->in_w : t->input_w();
+                        int ih = w->in_h ? w->in_h : t->input_h();
+                        size_t row_floats = static_cast<size_t>(iw) * ih * 3;
                         for (size_t r = 0; r < w->rows.size(); ++r)
-                            src.push_back(w->data.data() + r * row_floats);
-                    for (size_t s = 0; s < src.size(); s += rs.batch) {
-                        size_t n = std::min(src.size() - s, static_cast<size_t>(rs.batch));
+                            src.push_back({w->data.data() + r * row_floats, iw, ih});
+                    }
+                    for (size_t s = 0; s < src.size();) {
+                        size_t n = 1;
+                        while (s + n < src.size() && n < static_cast<size_t>(rs.batch) &&
+                               src[s + n].w == src[s].w && src[s + n].h == src[s].h)
+                            ++n;
+                        const size_t row_floats = static_cast<size_t>(src[s].w) * src[s].h * 3;
                         tensor in;
-                        in.shape = {static_cast<int64_t>(n), 3, in_h, in_w};
+                        in.shape = {static_cast<int64_t>(n), 3, src[s].h, src[s].w};
                         in.mem = layout::nhwc;
                         if (n == 1 && batch.size() == 1 && batch[0]->rows.size() == 1) {
                             in.data = std::move(batch[0]->data);
                         } else {
                             in.data.resize(n * row_floats);
                             for (size_t k = 0; k < n; ++k)
-                                std::copy(src[s + k], src[s + k] + row_floats,
+                                std::copy(src[s + k].p, src[s + k].p + row_floats,
                                           in.data.data() + k * row_floats);
                         }
                         parts.push_back(m->forward(in));
+                        part_size.push_back({src[s].w, src[s].h});
+                        part_rows.push_back(static_cast<int>(n));
+                        s += n;
                     }
                 } catch (const std::exception& e) {
                     err = e.what();
                     err = "inference failed: " + err.substr(0, err.find('\n'));
                 }
                 double ms = ms_since(t0) / batch.size();
-                std::vector<tensor> outs;
-                if (err.empty()) outs = concat_rows(parts);
+                // Consecutive parts of one input size are joined; an item's rows lie in one
+                // such group (its rows share its size).
+                std::vector<std::vector<tensor>> groups;
+                std::vector<int> group_rows;
+                for (size_t p = 0; err.empty() && p < parts.size();) {
+                    size_t q = p + 1;
+                    while (q < parts.size() && part_size[q] == part_size[p]) ++q;
+                    std::vector<std::vector<tensor>> run(std::make_move_iterator(parts.begin() + p),
+                                                         std::make_move_iterator(parts.begin() + q));
+                    groups.push_back(concat_rows(run));
+                    group_rows.push_back(0);
+                    for (size_t k = p; k < q; ++k) group_rows.back() += part_rows[k];
+                    p = q;
+                }
+                size_t g = 0;
                 int first = 0;
                 for (auto& w : batch) {
                     w->data.clear();
@@ -361,6 +389,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                     if (!err.empty()) {
                         w->error = err;
                     } else {
+                        if (first >= group_rows[g]) ++g, first = 0;
+                        const std::vector<tensor>& outs = groups[g];
                         auto t1 = clock_t_::now();
                         try {
                             t->postprocess(*w, outs, first);

@@ -22,6 +22,10 @@ struct work_item {
     decoded_image img;
     std::vector<input_transform> rows;  // one per model input row (several when tiled)
     std::vector<float> data;            // rows x in_h x in_w x 3, HWC per row
+    // This item's model input size; 0: the task's input_w()/input_h(). Tasks whose input size
+    // follows the image (depth's aspect-keeping resize) set it in prepare(); the runner batches
+    // only rows of the same size together.
+    int in_w = 0, in_h = 0;
     nlohmann::ordered_json result;      // the task's per-image record
     std::string error;                  // non-empty: this input failed
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
