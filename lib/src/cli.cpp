@@ -8,7 +8,8 @@
 namespace vfm {
 
 int parse_cli(int argc, char** argv, const std::string& tool, const std::string& description,
-              const std::string& default_config, cli_args& a) {
+              const std::string& default_config, cli_args& a,
+              const std::vector<task_option>& extra) {
     CLI::App app{description, tool};
     app.get_formatter()->column_width(34);
     a.cfg.config = default_config;
@@ -43,6 +44,17 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
         ->capture_default_str();
     app.add_flag("-q,--quiet", quiet, "no progress and no summary; errors only");
     app.add_flag("-v,--verbose", verbose, "more diagnostics");
+    std::vector<std::string> extra_values(extra.size());
+    std::vector<bool> extra_flags(extra.size(), false);
+    for (size_t i = 0; i < extra.size(); ++i) {
+        const auto& o = extra[i];
+        if (o.kind == task_option::flag) {
+            app.add_flag_callback(
+                o.name, [&extra_flags, i] { extra_flags[i] = true; }, o.help);
+        } else {
+            app.add_option(o.name, extra_values[i], o.help);
+        }
+    }
     app.add_flag("--print-config", a.print_config, "print the resolved config as JSON and stop");
     app.add_flag("--version", a.version, "print the version and stop");
     try {
@@ -63,6 +75,17 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
                                        : progress_mode::auto_;
     a.verbosity = quiet ? 0 : verbose ? 2 : 1;
     if (quiet) a.progress = progress_mode::none;
+    std::vector<std::string> task_sets;
+    for (size_t i = 0; i < extra.size(); ++i) {
+        const auto& o = extra[i];
+        if (o.kind == task_option::flag && extra_flags[i])
+            task_sets.push_back(o.key + "=" + o.flag_value);
+        else if (o.kind == task_option::value && !extra_values[i].empty())
+            task_sets.push_back(o.key + "=" + extra_values[i]);
+        else if (o.kind == task_option::stage && !extra_values[i].empty())
+            a.cfg.stages.push_back({o.key, extra_values[i]});
+    }
+    a.cfg.sets.insert(a.cfg.sets.begin(), task_sets.begin(), task_sets.end());
     if (a.threads > 0)
         a.cfg.sets.insert(a.cfg.sets.begin(), "runtime.threads=" + std::to_string(a.threads));
     if (a.batch > 0)

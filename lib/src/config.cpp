@@ -60,6 +60,8 @@ std::vector<field> common_fields() {
         {"preprocess.resize", ftype::string, "letterbox", "letterbox or stretch"},
         {"preprocess.letterbox_centre", ftype::boolean, true, "centre the letterboxed image"},
         {"preprocess.pad_value", ftype::number, 114, "letterbox padding (0-255)"},
+        {"preprocess.scale_up", ftype::boolean, true,
+         "letterbox: enlarge images smaller than the input (false: pad them at their size)"},
         {"preprocess.interpolation", ftype::string, "linear", "linear, cubic, area or nearest"},
         {"input.max_pixels", ftype::integer, 100000000,
          "refuse larger images (decompression bombs)"},
@@ -291,6 +293,48 @@ static std::string registry_config(const std::string& model) {
                       models_dir() + "; fetch it with: scripts/vfm-models fetch " + model);
 }
 
+// --embed / --mesh VALUE: a model file replaces SECTION.file; a JSON file or a fetched registry
+// name ($VFM_MODELS/NAME.json) supplies the whole SECTION, its file made absolute.
+static void apply_stage(json& cfg, const schema& s, const std::string& task,
+                        const std::string& section, const std::string& value) {
+    std::error_code ec;
+    const std::string flag = "--" + section + " " + value;
+    std::string cfg_file;
+    if (fs::is_regular_file(value, ec)) {
+        if (fs::path(value).extension() != ".json") {
+            set_path(cfg, section + ".file", fs::absolute(value).string());
+            set_path(cfg, section + ".name", "");
+            set_path(cfg, section + ".sha256", "");
+            return;
+        }
+        cfg_file = value;
+    } else if (value.find('/') == std::string::npos && !fs::path(value).has_extension()) {
+        cfg_file = models_dir() + "/" + value + ".json";
+        if (!fs::is_regular_file(cfg_file, ec))
+            throw fatal_error(flag + ": no such file, and no fetched model of that name in " +
+                              models_dir() + "; fetch it with: scripts/vfm-models fetch " + value);
+    } else {
+        throw fatal_error(flag + ": no such file");
+    }
+    std::ifstream f(cfg_file);
+    json j = json::parse(f, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw fatal_error(cfg_file + ": not valid JSON");
+    if (j.contains("task") && j["task"].is_string() && j["task"] != task)
+        throw fatal_error(cfg_file + ": task: this config is for \"" +
+                          j["task"].get<std::string>() + "\", not \"" + task + "\"");
+    if (!j.contains(section) || !j[section].is_object())
+        throw fatal_error(cfg_file + ": has no \"" + section + "\" section (" + flag + ")");
+    json part = json::object();
+    part[section] = j[section];
+    validate_config(part, s, cfg_file + ": ");
+    std::string file = part[section].value("file", "");
+    if (!file.empty() && !fs::path(file).is_absolute()) {
+        std::string beside = (fs::absolute(cfg_file).parent_path() / file).string();
+        if (fs::is_regular_file(beside, ec)) part[section]["file"] = beside;
+    }
+    merge_into(cfg, part);
+}
+
 resolved_config resolve_config(const std::string& task, const schema& s, const config_request& r) {
     resolved_config out;
     out.cfg = s.defaults();
@@ -315,6 +359,7 @@ resolved_config resolve_config(const std::string& task, const schema& s, const c
         set_path(out.cfg, "model.file", fs::absolute(r.model).string());
         set_path(out.cfg, "model.sha256", "");  // a pin belongs to the config's own file
     }
+    for (const auto& [section, value] : r.stages) apply_stage(out.cfg, s, task, section, value);
     for (const auto& a : r.sets) {
         std::string path;
         json v = parse_set_value(s, a, &path);
@@ -329,11 +374,12 @@ std::string config_fingerprint(const json& cfg) {
     json c = cfg;
     c.erase("runtime");
     c.erase("description");
-    if (c.contains("model")) {
-        c["model"].erase("file");
-        c["model"].erase("name");
-        c["model"].erase("sha256");
-    }
+    for (auto& [k, v] : c.items())
+        if (v.is_object()) {
+            v.erase("file");
+            v.erase("name");
+            v.erase("sha256");
+        }
     return sha256_hex(c.dump()).substr(0, 16);
 }
 
@@ -344,9 +390,16 @@ std::string models_dir() {
 }
 
 std::string find_model_file(const json& cfg, const std::string& base_dir) {
-    std::string file = get_path(cfg, "model.file").get<std::string>();
-    std::string name = get_path(cfg, "model.name").get<std::string>();
-    if (file.empty()) throw fatal_error("model.file: no model given (use -m FILE or a config)");
+    return find_model_file(cfg, base_dir, "model");
+}
+
+std::string find_model_file(const json& cfg, const std::string& base_dir,
+                            const std::string& section) {
+    std::string file = get_path(cfg, section + ".file").get<std::string>();
+    std::string name = get_path(cfg, section + ".name").get<std::string>();
+    if (file.empty())
+        throw fatal_error(section + ".file: no model given" +
+                          (section == "model" ? std::string(" (use -m FILE or a config)") : ""));
     std::error_code ec;
     std::vector<std::string> candidates;
     if (fs::path(file).is_absolute()) {

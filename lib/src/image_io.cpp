@@ -163,7 +163,7 @@ letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, 
     letterbox_params lb;
     cv::Mat resized;
     if (o.letterbox) {
-        lb = compute_letterbox(bgr.cols, bgr.rows, o.in_w, o.in_h, o.centre);
+        lb = compute_letterbox(bgr.cols, bgr.rows, o.in_w, o.in_h, o.centre, o.scale_up);
     } else {
         lb.new_w = o.in_w, lb.new_h = o.in_h;
         lb.sx = static_cast<float>(o.in_w) / bgr.cols;

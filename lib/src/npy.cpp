@@ -65,8 +65,8 @@ npy_array parse_npy(const std::string& b) {
     }
     size_t need = off + hl + static_cast<size_t>(n) * sizeof(float);
     if (b.size() != need)
-        throw std::runtime_error(".npy holds " + std::to_string(b.size()) + " bytes, its shape needs " +
-                                 std::to_string(need));
+        throw std::runtime_error(".npy holds " + std::to_string(b.size()) +
+                                 " bytes, its shape needs " + std::to_string(need));
     a.data.resize(static_cast<size_t>(n));
     if (n) std::memcpy(a.data.data(), b.data() + off + hl, static_cast<size_t>(n) * sizeof(float));
     return a;

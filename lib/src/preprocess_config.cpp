@@ -40,6 +40,7 @@ preprocess_options preprocess_from_config(const json& c) {
                           "\"");
     o.letterbox = resize == "letterbox";
     o.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
+    o.scale_up = get_path(c, "preprocess.scale_up").get<bool>();
     o.pad_value = get_path(c, "preprocess.pad_value").get<float>();
     o.interpolation = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
 

@@ -85,7 +85,8 @@ struct stderr_log {
 int run_app(int argc, char** argv, std::unique_ptr<task> t) {
     tune_malloc();
     cli_args args;
-    int rc = parse_cli(argc, argv, t->name(), t->description(), t->default_config(), args);
+    int rc =
+        parse_cli(argc, argv, t->name(), t->description(), t->default_config(), args, t->options());
     if (rc >= 0) return rc;
     if (args.version) {
         std::printf("%s (vfm %s, git %s, LibTorch %s, OpenCV %s)\n", t->name().c_str(),
@@ -136,6 +137,35 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         if (!pinned.empty() && pinned != model_sha)
             throw fatal_error(model_path + ": sha256 " + model_sha +
                               " does not match the config's " + "model.sha256 " + pinned);
+        // Stage models (face: embedder, mesh): resolved, pinned and fingerprinted like the
+        // main one; with the task's own extra facts they make up the models' fingerprint.
+        struct stage_file {
+            std::string section, path, sha;
+        };
+        std::vector<stage_file> stage_files;
+        for (const auto& sec : t->stage_sections()) {
+            stage_file sf{sec, find_model_file(cfg, rc_.base_dir, sec), ""};
+            try {
+                sf.sha = sha256_file(sf.path);
+            } catch (const std::exception& e) {
+                throw fatal_error(sf.path + ": " + e.what());
+            }
+            std::string pin = get_path(cfg, sec + ".sha256").is_string()
+                                  ? get_path(cfg, sec + ".sha256").get<std::string>()
+                                  : "";
+            if (!pin.empty() && pin != sf.sha)
+                throw fatal_error(sf.path + ": sha256 " + sf.sha + " does not match the config's " +
+                                  sec + ".sha256 " + pin);
+            stage_files.push_back(sf);
+        }
+        std::string models_fp = model_sha;
+        const std::string extra_fp = t->fingerprint_extra();
+        if (!stage_files.empty() || !extra_fp.empty()) {
+            std::string all = model_sha;
+            for (const auto& sf : stage_files) all += "|" + sf.section + "=" + sf.sha;
+            all += "|" + extra_fp;
+            models_fp = sha256_hex(all);
+        }
         const std::string config_fp = config_fingerprint(cfg);
         const std::string out_dir = args.output;
         const std::string results_path = out_dir + "/results" + suffix + ".jsonl";
@@ -145,8 +175,8 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         if (stamp_of(run_path).exists() && !args.overwrite && !args.resume) {
             json prev = json::parse(read_file(run_path), nullptr, false);
             std::string pfp = prev.is_object() ? prev.value("config_fingerprint", "") : "";
-            std::string psha = prev.is_object() ? prev["model"].value("sha256", "") : "";
-            if (pfp != config_fp || psha != model_sha)
+            std::string psha = prev.is_object() ? prev["model"].value("fingerprint", "") : "";
+            if (pfp != config_fp || psha != models_fp)
                 throw fatal_error(out_dir + ": holds a run with another config or model; use " +
                                   "--resume to redo what changed, --overwrite to replace it, or " +
                                   "another -o");
@@ -161,7 +191,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                 auto o = off.find(it.rel);
                 if (o != off.end()) {
                     json rec = read_record_at(results_path, o->second);
-                    resume_facts f{config_fp, model_sha, stamp_of(it.path), out_dir};
+                    resume_facts f{config_fp, models_fp, stamp_of(it.path), out_dir};
                     if (record_is_current(rec, f)) {
                         rec["status"] = "skipped";
                         rec["message"] = "already done (--resume)";
@@ -227,6 +257,19 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             t->check_outputs(outs);
         }
         for (int w = 1; w < rs.workers; ++w) models.push_back(models[0]->clone());
+        json stages_info = json::array();
+        for (const auto& sf : stage_files) {
+            model_options so = mo;
+            so.path = sf.path;
+            const json& lay = get_path(cfg, sf.section + ".input_layout");
+            so.nhwc_input = lay.is_string() && lay.get<std::string>() == "nhwc";
+            auto sm = load_model(so);
+            stages_info.push_back({{"section", sf.section},
+                                   {"path", fs::absolute(sf.path).string()},
+                                   {"sha256", sf.sha},
+                                   {"backend", sm->backend()}});
+            t->attach_stage(sf.section, std::move(sm));
+        }
 
         // Output folder, run.json (running), results.jsonl.
         std::error_code ec;
@@ -239,7 +282,9 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["git"] = git_revision();
         run["model"] = {{"path", fs::absolute(model_path).string()},
                         {"sha256", model_sha},
-                        {"backend", models[0]->backend()}};
+                        {"backend", models[0]->backend()},
+                        {"fingerprint", models_fp}};
+        if (!stages_info.empty()) run["stage_models"] = stages_info;
         run["config_file"] = rc_.file;
         run["config"] = cfg;
         run["config_fingerprint"] = config_fp;
@@ -252,6 +297,23 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["started"] = started;
         run["status"] = "running";
         run["info"] = t->run_info();
+        const bool reduced = get_path(cfg, "input.reduced_decode").get<bool>();
+        decode_options dopt;
+        dopt.max_pixels = get_path(cfg, "input.max_pixels").get<long long>();
+        auto bg = get_path(cfg, "input.alpha_background");
+        if (bg.size() == 3)
+            dopt.alpha_background =
+                cv::Scalar(bg[2].get<int>(), bg[1].get<int>(), bg[0].get<int>());
+        {
+            run_context ctx;
+            ctx.out_dir = out_dir;
+            ctx.main = models[0].get();
+            ctx.models_fingerprint = models_fp;
+            ctx.decode = dopt;
+            ctx.log = [&log](const std::string& l) { log.line(l); };
+            ctx.verbosity = args.verbosity;
+            t->start(ctx);
+        }
         write_file_atomic(run_path, run.dump(2) + "\n");
         auto results = std::make_unique<results_writer>(results_path, args.resume);
         for (const auto& rec : carried) results->append(rec);
@@ -270,13 +332,6 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         using item_ptr = std::unique_ptr<work_item>;
         bounded_queue<item_ptr> decoded(rs.queue), finished(rs.queue + 2);
         std::atomic<size_t> next{0};
-        const bool reduced = get_path(cfg, "input.reduced_decode").get<bool>();
-        decode_options dopt;
-        dopt.max_pixels = get_path(cfg, "input.max_pixels").get<long long>();
-        auto bg = get_path(cfg, "input.alpha_background");
-        if (bg.size() == 3)
-            dopt.alpha_background =
-                cv::Scalar(bg[2].get<int>(), bg[1].get<int>(), bg[0].get<int>());
 
         auto decode_fn = [&]() {
             for (size_t i; (i = next++) < todo.size();) {
@@ -373,8 +428,9 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                 for (size_t p = 0; err.empty() && p < parts.size();) {
                     size_t q = p + 1;
                     while (q < parts.size() && part_size[q] == part_size[p]) ++q;
-                    std::vector<std::vector<tensor>> run(std::make_move_iterator(parts.begin() + p),
-                                                         std::make_move_iterator(parts.begin() + q));
+                    std::vector<std::vector<tensor>> run(
+                        std::make_move_iterator(parts.begin() + p),
+                        std::make_move_iterator(parts.begin() + q));
                     groups.push_back(concat_rows(run));
                     group_rows.push_back(0);
                     for (size_t k = p; k < q; ++k) group_rows.back() += part_rows[k];
@@ -430,7 +486,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                             {"message", w.error},
                             {"input", {{"size", st.size}, {"mtime_ns", st.mtime_ns}}},
                             {"config", config_fp},
-                            {"model", model_sha},
+                            {"model", models_fp},
                             {"outputs", outputs},
                             {"ms",
                              {{"decode", round3(w.ms_decode)},

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "vfm/config.h"
+#include "vfm/task.h"
 
 namespace vfm {
 
@@ -24,7 +25,10 @@ struct cli_args {
 };
 
 // Returns -1 when the run should go on, else the exit code (0 for --help, 2 for usage errors).
+// `extra`: the task's own options, each turned into a --set (or a stage) before the user's --set
+// entries, so an explicit --set still wins.
 int parse_cli(int argc, char** argv, const std::string& tool, const std::string& description,
-              const std::string& default_config, cli_args& out);
+              const std::string& default_config, cli_args& out,
+              const std::vector<task_option>& extra = {});
 
 }  // namespace vfm

@@ -44,6 +44,9 @@ struct config_request {
     std::string config;             // path or name under configs/<task>/ (may be empty)
     std::string model;              // -m: replaces model.file
     std::vector<std::string> sets;  // --set entries, in order
+    // Stage models picked on the command line (face: --embed, --mesh): {section, value}, value a
+    // model file, a config JSON holding that section, or a fetched registry name.
+    std::vector<std::pair<std::string, std::string>> stages;
 };
 
 struct resolved_config {
@@ -56,8 +59,8 @@ struct resolved_config {
 std::string find_config_file(const std::string& task, const std::string& name);
 resolved_config resolve_config(const std::string& task, const schema& s, const config_request& r);
 
-// Fingerprint of what decides the outputs (runtime.* and the model path are left out: the model
-// is fingerprinted by its sha256).
+// Fingerprint of what decides the outputs (runtime.* and model paths are left out: models are
+// fingerprinted by their sha256).
 std::string config_fingerprint(const json& cfg);
 
 // Folders searched for model files: $VFM_MODELS, else ~/.cache/vfm/models.
@@ -65,5 +68,8 @@ std::string models_dir();
 // Resolves model.file: absolute, relative to the config folder, to the working folder, or in
 // models_dir(). Throws fatal_error listing where it looked.
 std::string find_model_file(const json& cfg, const std::string& base_dir);
+// The same for a stage section's file ("embed" -> embed.file, embed.name).
+std::string find_model_file(const json& cfg, const std::string& base_dir,
+                            const std::string& section);
 
 }  // namespace vfm

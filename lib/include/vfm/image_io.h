@@ -43,6 +43,7 @@ struct preprocess_options {
     int in_w = 640, in_h = 640;
     bool letterbox = true;  // else stretch
     bool centre = true;
+    bool scale_up = true;  // letterbox: false keeps smaller images at their size (padded)
     float pad_value = 114;
     bool rgb = true;
     float mean[3] = {0, 0, 0};  // in the model's channel order, 0-255 units

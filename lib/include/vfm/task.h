@@ -28,7 +28,31 @@ struct work_item {
     int in_w = 0, in_h = 0;
     nlohmann::ordered_json result;      // the task's per-image record
     std::string error;                  // non-empty: this input failed
+    std::vector<float> aux;  // task payload for write_outputs (face: embeddings, faces x D)
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
+};
+
+// A task's own command-line option, a shorthand for a config value; declared with the task and
+// parsed with the shared options (lib/src/cli.cpp).
+struct task_option {
+    enum kind_t { value, flag, stage };
+    std::string name;  // "--gallery"
+    std::string key;   // config path ("identify.gallery"); for a stage, its section ("embed")
+    std::string help;
+    kind_t kind = value;
+    std::string flag_value = "true";  // what a flag sets
+};
+
+class model;
+
+// What a task's start() gets: the loaded main model and run facts.
+struct run_context {
+    std::string out_dir;
+    model* main = nullptr;
+    std::string models_fingerprint;  // main + stage models + fingerprint_extra()
+    decode_options decode;
+    std::function<void(const std::string&)> log;  // one diagnostic line to stderr
+    int verbosity = 1;
 };
 
 // Context the task's writers get.
@@ -70,6 +94,19 @@ class task {
     virtual std::vector<std::string> finish(
         const output_context& ctx, const std::string& suffix,
         const std::function<void(const record_visitor&)>& each) const = 0;
+    // Command-line options of this task (face: --gallery, --cluster, --embed, ...).
+    virtual std::vector<task_option> options() const { return {}; }
+    // Config sections naming further models run inside postprocess (face: "embed", "mesh");
+    // the runner resolves SECTION.file like model.file, checks SECTION.sha256, fingerprints and
+    // loads them (SECTION.input_layout nchw|nhwc), then hands each to attach_stage().
+    virtual std::vector<std::string> stage_sections() const { return {}; }
+    virtual void attach_stage(const std::string& section, std::unique_ptr<model> m) {}
+    // What else decides the outputs besides the config and the models (face: the gallery's
+    // files), folded into the fingerprint that --resume compares. Called after configure().
+    virtual std::string fingerprint_extra() const { return ""; }
+    // Once, after the models are loaded and before any input runs (face: the gallery).
+    // Throws fatal_error.
+    virtual void start(const run_context& ctx) {}
     // Extra facts for run.json (labels, ...).
     virtual nlohmann::ordered_json run_info() const { return nlohmann::ordered_json::object(); }
 };
