@@ -65,3 +65,49 @@ face_gallery load_gallery(const std::vector<gallery_file>& files, const std::str
                           const std::function<void(const std::string&)>& log);
 
 }  // namespace vfm
+
+#include "vfm/face_mesh.h"
+
+namespace vfm {
+
+// mesher: MediaPipe face mesh on the rotated face crop (face_roi from the eyes, 192x192, RGB in
+// [0, 1], replicated border), points back in image pixels; with the iris model, the two eye
+// crops (64x64, right eye mirrored) refine the eyes and add the irises (478 points), as
+// MediaPipe's iris tracking graph; with the attention mesh, its own lips/eyes/iris heads do
+// (tensors_to_face_landmarks_with_attention). See face_mesh.h for every constant.
+struct mesh_settings {
+    float min_score = face_flag_threshold;  // face flag below: no mesh for that face
+    float face_scale = face_roi_scale;
+    float eye_scale = eye_roi_scale;
+};
+
+struct face_mesh {
+    bool ok = false;  // the face flag passed
+    float score = 0;
+    std::vector<point3> points;  // 468, or 478 with irises
+    bool has_iris = false;
+    std::vector<point3> eye[2], iris[2];  // [0]: the image-left eye; 71 and 5 points
+};
+
+class mesher {
+  public:
+    mesher(std::unique_ptr<model> mesh, std::unique_ptr<model> iris, mesh_settings s);
+    // Zeros through the models: tells facemesh from attention mesh by its outputs. Throws
+    // fatal_error on another layout.
+    void check();
+    bool attention() const { return attention_; }
+    // One result per face (box and its image-left / image-right eye). Thread-safe.
+    std::vector<face_mesh> run(const cv::Mat& bgr, const std::vector<box>& boxes,
+                               const std::vector<std::pair<point2, point2>>& eyes) const;
+
+  private:
+    std::vector<tensor> forward(model& m, const std::vector<cv::Mat>& crops, int size) const;
+    std::vector<tensor> forward_batch(model& m, const std::vector<cv::Mat>& crops, int size) const;
+    std::unique_ptr<model> mesh_, iris_;
+    mesh_settings s_;
+    bool attention_ = false, serial_ = false;
+    bool one_by_one_ = false;  // exports traced with batch 1 (TFJS conversions reshape to [1, ...])
+    mutable std::mutex mu_;
+};
+
+}  // namespace vfm

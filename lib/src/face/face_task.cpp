@@ -60,6 +60,19 @@ schema face_schema() {
          "cosine similarity below which a face is \"unknown\" (depends on the embedder)"},
         {"embed.cluster_threshold", ftype::number, 0.5,
          "average cosine similarity at which --cluster stops merging (depends on the embedder)"},
+        {"mesh.name", ftype::string, "", "face mesh registry name (facemesh, facemesh-attention)"},
+        {"mesh.file", ftype::string, "", "face mesh model: MediaPipe face mesh or attention mesh"},
+        {"mesh.sha256", ftype::string, "", "expected sha256 of mesh.file (checked if set)"},
+        {"mesh.input_layout", ftype::string, "nhwc", "nchw or nhwc"},
+        {"mesh.min_score", ftype::number, 0.5, "face flag below which a face gets no mesh"},
+        {"mesh.roi_scale", ftype::number, 1.5, "face crop: detection box grown by this"},
+        {"iris.name", ftype::string, "", "iris registry name"},
+        {"iris.file", ftype::string, "",
+         "MediaPipe iris model, run on the eye crops of a face mesh (not needed with the "
+         "attention mesh, which has iris heads)"},
+        {"iris.sha256", ftype::string, "", "expected sha256 of iris.file (checked if set)"},
+        {"iris.input_layout", ftype::string, "nhwc", "nchw or nhwc"},
+        {"iris.roi_scale", ftype::number, 2.3, "eye crop: eye corners' box grown by this"},
         {"identify.gallery", ftype::string, "",
          "gallery folder: one sub-folder per identity, or images named by identity"},
         {"identify.top_k", ftype::integer, 1, "matches listed per face (best first)"},
@@ -133,6 +146,14 @@ class face_task final : public task {
              task_option::stage},
             {"--anonymize", "outputs.anonymize", "write anonymised copies: blur, pixelate or fill"},
             {"--preview", "outputs.preview", "write annotated previews", task_option::flag},
+            {"--mesh", "mesh",
+             "face mesh: a model file, a config JSON with a \"mesh\" section, or a fetched name "
+             "(facemesh, facemesh-attention)",
+             task_option::stage},
+            {"--iris", "iris",
+             "iris model for the face mesh: a model file, a config JSON with an \"iris\" "
+             "section, or a fetched name (iris)",
+             task_option::stage},
         };
     }
 
@@ -167,6 +188,15 @@ class face_task final : public task {
         gallery_dir_ = get_path(c, "identify.gallery").get<std::string>();
         cluster_ = get_path(c, "cluster.enabled").get<bool>();
         need_embed_ = out_embeddings_ || cluster_ || !gallery_dir_.empty();
+        use_mesh_ = !get_path(c, "mesh.file").get<std::string>().empty();
+        use_iris_ = !get_path(c, "iris.file").get<std::string>().empty();
+        if (use_iris_ && !use_mesh_)
+            throw fatal_error(
+                "iris.file: the iris model runs on the eyes of a face mesh; give "
+                "one too (--mesh facemesh)");
+        mesh_settings_.min_score = get_path(c, "mesh.min_score").get<float>();
+        mesh_settings_.face_scale = get_path(c, "mesh.roi_scale").get<float>();
+        mesh_settings_.eye_scale = get_path(c, "iris.roi_scale").get<float>();
         top_k_ = std::max(1, get_path(c, "identify.top_k").get<int>());
         cluster_min_size_ = std::max(1, get_path(c, "cluster.min_size").get<int>());
         threshold_ = get_path(c, "embed.threshold").get<float>();
@@ -225,23 +255,42 @@ class face_task final : public task {
     }
 
     std::vector<std::string> stage_sections() const override {
-        if (need_embed_) return {"embed"};
-        return {};
+        std::vector<std::string> s;
+        if (need_embed_) s.push_back("embed");
+        if (use_mesh_) s.push_back("mesh");
+        if (use_mesh_ && use_iris_) s.push_back("iris");
+        return s;
     }
     void attach_stage(const std::string& section, std::unique_ptr<model> m) override {
         if (section == "embed") {
             embedder_ = std::make_unique<embedder>(std::move(m), embed_settings_);
             embedder_->check();
+        } else if (section == "mesh") {
+            mesh_model_ = std::move(m);
+        } else if (section == "iris") {
+            iris_model_ = std::move(m);
         }
     }
     std::string fingerprint_extra() const override { return gallery_fp_; }
 
     void start(const run_context& ctx) override {
+        if (mesh_model_) {
+            mesher_ = std::make_unique<mesher>(std::move(mesh_model_), std::move(iris_model_),
+                                               mesh_settings_);
+            mesher_->check();
+        }
         if (gallery_dir_.empty()) return;
         auto face_of = [&](const std::string& path) -> std::vector<float> {
             work_item w;
             w.img = decode_image(read_file(path), ctx.decode);
-            prepare(w);
+            // Gallery images are often tight face crops: enlarged to the input they would
+            // outgrow the detector's largest prior, so they are only ever padded.
+            preprocess_options gp = pre_;
+            gp.scale_up = false;
+            w.data.resize(static_cast<size_t>(pre_.in_w) * pre_.in_h * 3);
+            input_transform t;
+            t.lb = prepare_input(w.img.bgr, gp, w.data.data());
+            w.rows = {t};
             tensor in;
             in.shape = {1, 3, pre_.in_h, pre_.in_w};
             in.mem = layout::nhwc;
@@ -266,11 +315,11 @@ class face_task final : public task {
     int input_w() const override { return pre_.in_w; }
     int input_h() const override { return pre_.in_h; }
     bool keeps_image() const override {
-        return out_preview_ || out_aligned_ || anonymize_ != "none" || need_embed_;
+        return out_preview_ || out_aligned_ || anonymize_ != "none" || need_embed_ || use_mesh_;
     }
     int reduction_for(image_size s) const override {
         // anonymised copies, aligned crops and embeddings need every original pixel
-        if (out_aligned_ || anonymize_ != "none" || need_embed_) return 1;
+        if (out_aligned_ || anonymize_ != "none" || need_embed_ || use_mesh_) return 1;
         return choose_reduction(s, pre_.in_w, pre_.in_h, pre_.letterbox);
     }
 
@@ -289,6 +338,14 @@ class face_task final : public task {
         std::vector<float> emb;
         if (embedder_) emb = embed_faces(w.img.bgr, faces);
         const int d = embedder_ ? embedder_->dim() : 0;
+        std::vector<face_mesh> meshes;
+        if (mesher_) {
+            std::vector<box> boxes;
+            std::vector<std::pair<point2, point2>> eyes;
+            for (const auto& f : faces)
+                boxes.push_back(f.f.b), eyes.push_back({f.five[0], f.five[1]});
+            meshes = mesher_->run(w.img.bgr, boxes, eyes);
+        }
         json arr = json::array();
         for (size_t i = 0; i < faces.size(); ++i) {
             const auto& f = faces[i];
@@ -315,6 +372,19 @@ class face_task final : public task {
                                       {"similarity", std::round(x.similarity * 1e4) / 1e4}});
                     o["matches"] = ms;
                 }
+            }
+            if (mesher_) {
+                const auto& m = meshes[i];
+                o["mesh_score"] = std::round(m.score * 1e4) / 1e4;
+                auto pts = [](const std::vector<point3>& v) {
+                    json a = json::array();
+                    for (const auto& p : v) a.push_back({r2(p.x), r2(p.y), r2(p.z)});
+                    return a;
+                };
+                if (m.ok) o["mesh"] = pts(m.points);
+                if (m.ok && m.has_iris)
+                    o["iris"] = {{"left", {{"iris", pts(m.iris[0])}, {"contour", pts(m.eye[0])}}},
+                                 {"right", {{"iris", pts(m.iris[1])}, {"contour", pts(m.eye[1])}}}};
             }
             arr.push_back(o);
         }
@@ -414,6 +484,10 @@ class face_task final : public task {
     int top_k_ = 1, cluster_min_size_ = 1;
     float threshold_ = 0.4f, cluster_threshold_ = 0.5f;
     embed_settings embed_settings_;
+    bool use_mesh_ = false, use_iris_ = false;
+    mesh_settings mesh_settings_;
+    std::unique_ptr<model> mesh_model_, iris_model_;
+    std::unique_ptr<mesher> mesher_;
     std::unique_ptr<embedder> embedder_;
     std::string settings_key_, gallery_dir_, gallery_fp_;
     std::vector<gallery_file> gallery_files_;
@@ -472,6 +546,27 @@ std::vector<std::string> face_task::write_outputs(const work_item& w,
             for (size_t k = 0; k < points[i].size(); ++k)
                 cv::circle(img, cv::Point2f(points[i][k].x, points[i][k].y), thick + 1,
                            colours[k % 6], cv::FILLED, cv::LINE_AA);
+            const int dot = std::max(1, thick / 2);
+            if (faces[i].contains("mesh"))
+                for (const auto& p : faces[i]["mesh"])
+                    cv::circle(
+                        img,
+                        cv::Point2f(p[0].get<float>() / w.img.sx, p[1].get<float>() / w.img.sy), 1,
+                        cv::Scalar(255, 255, 255), cv::FILLED, cv::LINE_AA);
+            if (faces[i].contains("iris"))
+                for (const char* side : {"left", "right"}) {
+                    const auto& ir = faces[i]["iris"][side]["iris"];
+                    cv::Point2f c(ir[0][0].get<float>() / w.img.sx,
+                                  ir[0][1].get<float>() / w.img.sy);
+                    float rad = 0;
+                    for (size_t k = 1; k < ir.size(); ++k)
+                        rad += std::hypot(ir[k][0].get<float>() / w.img.sx - c.x,
+                                          ir[k][1].get<float>() / w.img.sy - c.y);
+                    rad /= std::max<size_t>(1, ir.size() - 1);
+                    cv::circle(img, c, std::max(1, static_cast<int>(std::lround(rad))),
+                               cv::Scalar(0, 215, 255), dot, cv::LINE_AA);
+                    cv::circle(img, c, dot, cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
+                }
             if (faces[i].contains("identity")) {
                 char label[160];
                 std::snprintf(label, sizeof label, "%s %.2f",
