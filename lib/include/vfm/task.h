@@ -28,7 +28,7 @@ struct work_item {
     int in_w = 0, in_h = 0;
     nlohmann::ordered_json result;      // the task's per-image record
     std::string error;                  // non-empty: this input failed
-    std::vector<float> aux;  // task payload for write_outputs (face: embeddings, faces x D)
+    std::vector<float> aux;  // task payload for write_outputs (face: embeddings; depth: the map)
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
 };
 
