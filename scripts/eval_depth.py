@@ -93,6 +93,13 @@ def metrics(pred, gt):
             "delta1": float(np.mean(np.maximum(pred / gt, gt / pred) < 1.25))}
 
 
+def affine_fit(p, target):
+    """Least-squares scale and shift mapping p onto target."""
+    A = np.stack([p, np.ones_like(p)], axis=1)
+    (s, t), *_ = np.linalg.lstsq(A, target, rcond=None)
+    return float(s), float(t)
+
+
 def evaluate(pred, gt_disp, kind, middlebury=True):
     """pred and gt_disp of the same shape; kind: 'disparity' or 'depth' (depth-like)."""
     valid = np.isfinite(gt_disp) & (gt_disp > 0) & np.isfinite(pred)
@@ -104,11 +111,10 @@ def evaluate(pred, gt_disp, kind, middlebury=True):
         p = pred
     if valid.sum() < 2:
         die("fewer than 2 valid pixels")
-    A = np.stack([p[valid], np.ones(int(valid.sum()))], axis=1)
-    (s, t), *_ = np.linalg.lstsq(A, gt_disp[valid], rcond=None)
+    s, t = affine_fit(p[valid], gt_disp[valid])
     d = s * p[valid] + t
     g = gt_disp[valid]
-    rec = {"space": "disparity", "pred_kind": kind, "scale": float(s), "shift": float(t),
+    rec = {"space": "disparity", "pred_kind": kind, "scale": s, "shift": t,
            "valid_px": int(valid.sum())}
     rec.update(metrics(d, g))
     rec["nonpositive_after_fit"] = int((d <= 0).sum())

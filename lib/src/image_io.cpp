@@ -196,4 +196,10 @@ letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, 
     return lb;
 }
 
+std::string encode_image(const cv::Mat& m, const std::string& ext, const std::vector<int>& params) {
+    std::vector<uchar> buf;
+    if (!cv::imencode(ext, m, buf, params)) throw std::runtime_error("cannot encode " + ext);
+    return std::string(buf.begin(), buf.end());
+}
+
 }  // namespace vfm

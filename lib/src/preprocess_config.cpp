@@ -7,7 +7,7 @@
 
 namespace vfm {
 
-static int interpolation_of(const std::string& s) {
+int interpolation_of(const std::string& s) {
     if (s == "linear") return cv::INTER_LINEAR;
     if (s == "cubic") return cv::INTER_CUBIC;
     if (s == "area") return cv::INTER_AREA;

@@ -25,7 +25,7 @@ Which space the fit is done in:
 The literal disparity-space fit is always reported too ("disparity_fit"), as is a
 constant-prediction baseline.  One JSON line per evaluated output.  Exit 1 when a threshold
 given with --max-absrel / --min-delta1 fails for the selected output.
-Standalone: needs only torch, numpy and cv2.
+Needs torch, numpy, cv2 and scripts/eval_depth.py beside this folder.
 """
 
 import argparse
@@ -35,17 +35,11 @@ import sys
 
 import numpy as np
 
-SKIMAGE_DATA = "/usr/lib/python3/dist-packages/skimage/data"
-FOCAL_PX, DOFFS_PX, BASELINE_MM = 994.978, 31.086, 193.001
-
-
-def load_gt(path):
-    d = np.load(path)
-    key = "arr_0" if "arr_0" in d.files else d.files[0]
-    gt = d[key].astype(np.float64)
-    if gt.ndim == 3:
-        gt = gt[..., 0]
-    return gt
+# ground truth, calibration, metrics and the fit are scripts/eval_depth.py's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from eval_depth import (BASELINE_MM, DOFFS_PX, FOCAL_PX, SKIMAGE_DATA,  # noqa: E402
+                        affine_fit, load_gt)
+from eval_depth import metrics as depth_metrics  # noqa: E402
 
 
 def model_input_size(path):
@@ -80,18 +74,9 @@ def predict(model_path, image_path, size=None):
 
 
 def metrics(pred, gt):
-    eps = 1e-6
-    nonpos = int((pred <= 0).sum())
-    pred = np.maximum(pred, eps)
-    return {"abs_rel": float(np.mean(np.abs(pred - gt) / gt)),
-            "delta1": float(np.mean(np.maximum(pred / gt, gt / pred) < 1.25)),
-            "nonpositive_after_fit": nonpos}
-
-
-def affine_fit(p, target):
-    A = np.stack([p, np.ones_like(p)], axis=1)
-    (s, t), *_ = np.linalg.lstsq(A, target, rcond=None)
-    return float(s), float(t)
+    rec = depth_metrics(pred, gt)
+    rec["nonpositive_after_fit"] = int((pred <= 0).sum())
+    return rec
 
 
 def spearman(a, b):

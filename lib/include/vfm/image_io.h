@@ -55,4 +55,9 @@ struct preprocess_options {
 // written to `dst` (in_h * in_w * 3 floats). Returns the letterbox used.
 letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, float* dst);
 
+// The bytes of `m` encoded by extension (".jpg", ".png", ".tiff", ...) with OpenCV imwrite
+// params; throws std::runtime_error when OpenCV cannot encode it.
+std::string encode_image(const cv::Mat& m, const std::string& ext,
+                         const std::vector<int>& params = {});
+
 }  // namespace vfm

@@ -26,8 +26,8 @@ struct work_item {
     // follows the image (depth's aspect-keeping resize) set it in prepare(); the runner batches
     // only rows of the same size together.
     int in_w = 0, in_h = 0;
-    nlohmann::ordered_json result;      // the task's per-image record
-    std::string error;                  // non-empty: this input failed
+    nlohmann::ordered_json result;  // the task's per-image record
+    std::string error;              // non-empty: this input failed
     std::vector<float> aux;  // task payload for write_outputs (face: embeddings; depth: the map)
     double ms_decode = 0, ms_pre = 0, ms_infer = 0, ms_post = 0, ms_write = 0;
 };
@@ -114,6 +114,8 @@ class task {
 // preprocess_options from a config's model.input_size and preprocess.* keys; throws
 // fatal_error naming the key.
 preprocess_options preprocess_from_config(const json& cfg);
+// cv::INTER_* for preprocess.interpolation (linear, cubic, area, nearest); throws fatal_error.
+int interpolation_of(const std::string& name);
 
 // Runs a task's binary: the whole CLI, runner and exit code. Apps' main() call this.
 int run_app(int argc, char** argv, std::unique_ptr<task> t);

@@ -95,21 +95,6 @@ double num_or_nan(const json& cfg, const std::string& path) {
     return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
-int interpolation_of(const std::string& s) {
-    if (s == "linear") return cv::INTER_LINEAR;
-    if (s == "cubic") return cv::INTER_CUBIC;
-    if (s == "area") return cv::INTER_AREA;
-    if (s == "nearest") return cv::INTER_NEAREST;
-    throw fatal_error("preprocess.interpolation: expected linear, cubic, area or nearest, got \"" +
-                      s + "\"");
-}
-
-std::string encode_image(const cv::Mat& m, const std::string& ext) {
-    std::vector<uchar> buf;
-    if (!cv::imencode(ext, m, buf)) throw std::runtime_error("cannot encode " + ext);
-    return std::string(buf.begin(), buf.end());
-}
-
 class depth_task final : public task {
   public:
     std::string name() const override { return "depth"; }

@@ -174,9 +174,8 @@ class detect_task final : public task {
             put(labels_dir_, w.in.rel, ".txt",
                 yolo_txt(dets, w.img.orig_w, w.img.orig_h, yolo_conf_));
         if (out_preview_) {
-            std::vector<uchar> buf;
-            cv::imencode(".jpg", draw_preview(w, dets), buf, {cv::IMWRITE_JPEG_QUALITY, 90});
-            put(preview_dir_, w.in.rel, ".jpg", std::string(buf.begin(), buf.end()));
+            put(preview_dir_, w.in.rel, ".jpg",
+                encode_image(draw_preview(w, dets), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 90}));
         }
         if (out_crops_) {
             for (size_t i = 0; i < dets.size(); ++i) {
@@ -186,12 +185,11 @@ class detect_task final : public task {
                                      static_cast<int>(std::ceil(dets[i].b.y2 / w.img.sy))));
                 r &= cv::Rect(0, 0, w.img.bgr.cols, w.img.bgr.rows);
                 if (r.area() <= 0) continue;
-                std::vector<uchar> buf;
-                cv::imencode(".jpg", w.img.bgr(r), buf, {cv::IMWRITE_JPEG_QUALITY, 95});
+                std::string jpg =
+                    encode_image(w.img.bgr(r), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95});
                 std::string label = label_of(dets[i].class_id);
                 std::replace(label.begin(), label.end(), ' ', '_');
-                put(crops_dir_, w.in.rel, "/" + std::to_string(i) + "_" + label + ".jpg",
-                    std::string(buf.begin(), buf.end()));
+                put(crops_dir_, w.in.rel, "/" + std::to_string(i) + "_" + label + ".jpg", jpg);
             }
         }
         return written;

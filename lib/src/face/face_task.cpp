@@ -494,12 +494,6 @@ class face_task final : public task {
     face_gallery gallery_;
 };
 
-std::string encode_image(const cv::Mat& m, const std::string& ext) {
-    std::vector<uchar> buf;
-    if (!cv::imencode(ext, m, buf)) throw std::runtime_error("cannot encode " + ext);
-    return std::string(buf.begin(), buf.end());
-}
-
 std::vector<std::string> face_task::write_outputs(const work_item& w,
                                                   const output_context& ctx) const {
     std::vector<std::string> written;

@@ -47,6 +47,18 @@ std::vector<tensor> mesher::forward_batch(model& m, const std::vector<cv::Mat>& 
     return m.forward(in);
 }
 
+// Eye contours and irises read back from the 478 refined points, so they carry the same
+// coordinates (and z) as the mesh.
+static void eyes_from_refined(face_mesh& m) {
+    for (int e = 0; e < 2; ++e) {
+        const auto& idx = e == 0 ? left_eye_mesh_index : right_eye_mesh_index;
+        for (int k = 0; k < eye_contour_points; ++k) m.eye[e][k] = m.points[idx[k]];
+        for (int k = 0; k < iris_points; ++k)
+            m.iris[e][k] = m.points[mesh_points + e * iris_points + k];
+    }
+    m.has_iris = true;
+}
+
 static std::string shapes(const std::vector<tensor>& outs) {
     std::string s;
     for (const auto& t : outs) s += (s.empty() ? "" : ", ") + shape_str(t.shape);
@@ -143,14 +155,7 @@ std::vector<face_mesh> mesher::run(const cv::Mat& bgr, const std::vector<box>& b
             m.iris[1] = pts(attention_outputs::right_iris, iris_points);
             m.points =
                 refine_with_attention(m.points, lips, m.eye[0], m.eye[1], m.iris[0], m.iris[1]);
-            // the refined points carry the z the heads lack
-            for (int e = 0; e < 2; ++e) {
-                const auto& idx = e == 0 ? left_eye_mesh_index : right_eye_mesh_index;
-                for (int k = 0; k < eye_contour_points; ++k) m.eye[e][k] = m.points[idx[k]];
-                for (int k = 0; k < iris_points; ++k)
-                    m.iris[e][k] = m.points[mesh_points + e * iris_points + k];
-            }
-            m.has_iris = true;
+            eyes_from_refined(m);  // the refined points carry the z the heads lack
         } else if (iris_) {
             need_iris.push_back(i);
         }
@@ -181,13 +186,7 @@ std::vector<face_mesh> mesher::run(const cv::Mat& bgr, const std::vector<box>& b
             }
             // the iris model's z has its own origin: keep the mesh's (see face_mesh.h)
             m.points = refine_with_iris(m.points, m.eye[0], m.iris[0], m.eye[1], m.iris[1], true);
-            for (int e = 0; e < 2; ++e) {
-                const auto& idx = e == 0 ? left_eye_mesh_index : right_eye_mesh_index;
-                for (int q = 0; q < eye_contour_points; ++q) m.eye[e][q] = m.points[idx[q]];
-                for (int q = 0; q < iris_points; ++q)
-                    m.iris[e][q] = m.points[mesh_points + e * iris_points + q];
-            }
-            m.has_iris = true;
+            eyes_from_refined(m);
         }
     }
     return out;

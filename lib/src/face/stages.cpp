@@ -95,9 +95,8 @@ std::vector<float> embedder::embed(const cv::Mat& bgr, const std::vector<std::ve
         float* e = out.data() + i * d;
         for (size_t k = 0; k < per; ++k) {
             // each view normalised first, so both count equally
-            std::vector<float> v(raw.begin() + (i * per + k) * d,
-                                 raw.begin() + (i * per + k + 1) * d);
-            l2_normalize(v.data(), d);
+            float* v = raw.data() + (i * per + k) * d;
+            l2_normalize(v, d);
             for (int j = 0; j < d; ++j) e[j] += v[j];
         }
         l2_normalize(e, d);
