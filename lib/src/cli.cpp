@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "vfm/error.h"
 
@@ -46,11 +47,17 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
     app.add_flag("-v,--verbose", verbose, "more diagnostics");
     std::vector<std::string> extra_values(extra.size());
     std::vector<bool> extra_flags(extra.size(), false);
+    std::vector<std::vector<std::string>> extra_lists(extra.size());
     for (size_t i = 0; i < extra.size(); ++i) {
         const auto& o = extra[i];
         if (o.kind == task_option::flag) {
             app.add_flag_callback(
                 o.name, [&extra_flags, i] { extra_flags[i] = true; }, o.help);
+        } else if (o.kind == task_option::multi) {
+            // one value per occurrence: "--point 1,2 image.jpg" must leave the image alone
+            app.add_option(o.name, extra_lists[i], o.help)
+                ->allow_extra_args(false)
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
         } else {
             app.add_option(o.name, extra_values[i], o.help);
         }
@@ -84,6 +91,8 @@ int parse_cli(int argc, char** argv, const std::string& tool, const std::string&
             task_sets.push_back(o.key + "=" + extra_values[i]);
         else if (o.kind == task_option::stage && !extra_values[i].empty())
             a.cfg.stages.push_back({o.key, extra_values[i]});
+        else if (o.kind == task_option::multi && !extra_lists[i].empty())
+            task_sets.push_back(o.key + "=" + nlohmann::json(extra_lists[i]).dump());
     }
     a.cfg.sets.insert(a.cfg.sets.begin(), task_sets.begin(), task_sets.end());
     if (a.threads > 0)

@@ -60,6 +60,19 @@ class torch_model final : public model {
         return res;
     }
 
+    std::vector<tensor> forward_multi(const std::vector<tensor>& ins) override {
+        c10::InferenceMode guard;
+        std::vector<torch::jit::IValue> args;
+        for (const auto& in : ins) {
+            auto x = torch::from_blob(const_cast<float*>(in.data.data()), in.shape, torch::kFloat);
+            args.emplace_back(device_.type() != torch::kCPU ? x.to(device_) : x);
+        }
+        torch::jit::IValue out = module_->forward(args);
+        std::vector<tensor> res;
+        collect(out, res);
+        return res;
+    }
+
     std::unique_ptr<model> clone() override {
         return std::make_unique<torch_model>(module_, device_, channels_last_, nhwc_input_);
     }

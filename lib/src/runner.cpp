@@ -307,6 +307,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         {
             run_context ctx;
             ctx.out_dir = out_dir;
+            ctx.device = args.device;
             ctx.main = models[0].get();
             ctx.models_fingerprint = models_fp;
             ctx.decode = dopt;
@@ -368,6 +369,19 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                     auto w = decoded.pop();
                     if (!w) break;
                     if (!(*w)->error.empty()) {
+                        finished.push(std::move(*w));
+                        continue;
+                    }
+                    if ((*w)->rows.empty()) {
+                        // Nothing for the main model (SAM with a saved image embedding): only
+                        // the task's own stages run.
+                        auto t1 = clock_t_::now();
+                        try {
+                            t->postprocess(**w, {}, 0);
+                        } catch (const std::exception& e) {
+                            (*w)->error = e.what();
+                        }
+                        (*w)->ms_post = ms_since(t1);
                         finished.push(std::move(*w));
                         continue;
                     }

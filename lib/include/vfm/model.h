@@ -3,6 +3,7 @@
 // Only model_torch.cpp and model_onnx.cpp include the back-ends' headers.
 #pragma once
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ class model {
     // Input: a float image batch [B, C, H, W] (memory NCHW or NHWC). Outputs in the model's
     // order, always NCHW-contiguous on the CPU. Throws std::runtime_error.
     virtual std::vector<tensor> forward(const tensor& input) = 0;
+    // Several inputs of any rank, passed as they are (no layout handling): prompt decoders
+    // (SAM's six inputs). Back-ends that cannot do it throw std::runtime_error.
+    virtual std::vector<tensor> forward_multi(const std::vector<tensor>& inputs) {
+        throw std::runtime_error(backend() + " models take one input");
+    }
     // An instance for another worker thread: shares weights where the back-end allows
     // concurrent calls (TorchScript), loads another copy where it does not (OpenCV DNN).
     virtual std::unique_ptr<model> clone() = 0;

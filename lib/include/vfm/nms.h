@@ -11,6 +11,7 @@ struct detection {
     box b;
     float score = 0;
     int class_id = 0;
+    int anchor = -1;  // output column it came from (yolov8: where the mask coefficients are)
 };
 
 struct nms_params {

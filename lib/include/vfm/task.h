@@ -35,7 +35,8 @@ struct work_item {
 // A task's own command-line option, a shorthand for a config value; declared with the task and
 // parsed with the shared options (lib/src/cli.cpp).
 struct task_option {
-    enum kind_t { value, flag, stage };
+    // multi: repeatable; the values become a JSON list of strings at `key` (a string_list).
+    enum kind_t { value, flag, stage, multi };
     std::string name;  // "--gallery"
     std::string key;   // config path ("identify.gallery"); for a stage, its section ("embed")
     std::string help;
@@ -48,6 +49,7 @@ class model;
 // What a task's start() gets: the loaded main model and run facts.
 struct run_context {
     std::string out_dir;
+    std::string device;  // --device, for models a task loads itself
     model* main = nullptr;
     std::string models_fingerprint;  // main + stage models + fingerprint_extra()
     decode_options decode;

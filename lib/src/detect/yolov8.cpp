@@ -24,8 +24,10 @@ static std::vector<detection> yolov8_decode(const std::vector<tensor>& outs, int
         best_score best = best_class(base + 4 * n + i, p.num_classes, n);
         if (best.score < p.conf) continue;
         float cx = base[i], cy = base[n + i], w = base[2 * n + i], h = base[3 * n + i];
-        dets.push_back(
-            {{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, best.score, best.class_id});
+        dets.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2},
+                        best.score,
+                        best.class_id,
+                        static_cast<int>(i)});
     }
     return dets;
 }
