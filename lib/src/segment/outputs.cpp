@@ -17,6 +17,16 @@ double r2(double v) {
 double r5(double v) {
     return std::round(v * 1e5) / 1e5;
 }
+// Mask indices by decreasing area (stable): painting in this order keeps small masks visible.
+std::vector<size_t> largest_first(const std::vector<cv::Mat>& masks) {
+    std::vector<size_t> order(masks.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<int> area(masks.size());
+    for (size_t i = 0; i < masks.size(); ++i) area[i] = cv::countNonZero(masks[i]);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return area[a] > area[b]; });
+    return order;
+}
 }  // namespace
 
 cv::Vec3b palette_color(int i) {
@@ -94,26 +104,13 @@ std::string yolo_seg_txt(const std::vector<std::pair<int, cv::Mat>>& class_masks
 
 cv::Mat instance_map(const std::vector<cv::Mat>& masks, int w, int h) {
     cv::Mat ids(h, w, CV_16U, cv::Scalar(0));
-    std::vector<size_t> order(masks.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::vector<int> area(masks.size());
-    for (size_t i = 0; i < masks.size(); ++i) area[i] = cv::countNonZero(masks[i]);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return area[a] > area[b]; });
-    for (size_t i : order) ids.setTo(static_cast<int>(i + 1), masks[i]);
+    for (size_t i : largest_first(masks)) ids.setTo(static_cast<int>(i + 1), masks[i]);
     return ids;
 }
 
 cv::Mat overlay_masks(const cv::Mat& bgr, const std::vector<cv::Mat>& masks, float alpha) {
     cv::Mat out = bgr.clone();
-    // Largest first, so small masks are drawn over big ones.
-    std::vector<size_t> order(masks.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::vector<int> area(masks.size());
-    for (size_t i = 0; i < masks.size(); ++i) area[i] = cv::countNonZero(masks[i]);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return area[a] > area[b]; });
-    for (size_t i : order) {
+    for (size_t i : largest_first(masks)) {
         cv::Vec3b c = palette_color(static_cast<int>(i) + 1);
         cv::Mat colour(out.size(), CV_8UC3, cv::Scalar(c[0], c[1], c[2])), blend;
         cv::addWeighted(out, 1 - alpha, colour, alpha, 0, blend);
