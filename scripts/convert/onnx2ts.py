@@ -2,8 +2,9 @@
 """Convert an ONNX model into a TorchScript file that LibTorch (vfm's runner) can load.
 
 Usage:
-  onnx2ts.py IN.onnx OUT.pt [--input-shape 1,3,416,416] [--check] [--input-range LO,HI]
-                            [--reference auto|opencv|ort] [--seed 0] [--threads 2] [--quiet]
+  onnx2ts.py IN.onnx OUT.pt [--input-shape 1,3,416,416] [--check] [--input-range [NAME=]LO,HI]
+                            [--input-values NAME=V1,V2,...] [--reference auto|opencv|ort]
+                            [--seed 0] [--threads 2] [--quiet]
 
 How: the graph is read with the `onnx` package and evaluated node by node by a torch.nn.Module
 whose op table (onnx_ops.py, beside this file) maps each ONNX op type to a torch implementation
@@ -20,18 +21,43 @@ It is SPECIALISED TO THE TRACED INPUT SIZE wherever the graph derives values fro
 shape (Shape -> Gather -> Reshape chains, auto_pad SAME, Resize paths that use index tables,
 Slice with negative steps): those are constants of the trace. Graphs whose shape arguments are
 all constants (YOLOX's Reshape [1,85,-1], scale-based Resize) may work at other sizes, but only
-the traced size is checked. Factory ops (zeros, arange, index tables) follow the input's device,
+the traced size is checked.
+
+Shapes computed from input VALUES (not shapes) -- SAM's decoder crops and resizes its masks to
+the orig_im_size input -- are followed at run time where the trace can record them: Slice
+starts/ends (positive steps) and Resize `sizes` (linear or cubic, half_pixel or align_corners,
+spatial axes only) that depend on input data become run-time values, and Shape of a tensor whose
+shape so depends reads it at run time. The converter tracks which values depend on input data to
+decide this; everything else computed from input values as a shape (Reshape, Expand,
+ConstantOfShape, Range, ...) is frozen, which the retrace check below reports. Factory ops (zeros, arange, index tables) follow the input's device,
 so the file runs on CPU or CUDA. The file carries extra_files["onnx2ts.json"] (source, sha256,
 inputs, outputs, opset).
 
 --check runs one random input (fixed seed; uniform in --input-range, by default -1..1 for
-tf2onnx exports and 0..255 for 3-channel image inputs of other exporters, else 0..1) through
+tf2onnx exports and 0..255 for 3-channel image inputs of other exporters, else 0..1; integer
+and bool inputs are zeros unless given a range or values) through
 the saved TorchScript file and through a reference: OpenCV DNN (cv2.dnn.readNetFromONNX) when
 it imports and runs the graph, else onnxruntime through Node.js (npm `onnxruntime-node`,
 installed with --ignore-scripts into $VFM_NPM_CACHE, default /tmp/vfm-npm; its CPU build is
 enough). It prints one JSON line: per output the shape, max |difference|, the reference
 output's range (max - min) and ratio = max diff / range; the check passes when every ratio is
 <= 1e-4. Exit status 1 when it fails.
+
+Per-input values (repeat the options; NAME is a graph input's name), for graphs whose inputs are
+not all images -- e.g. the SAM decoder:
+  --input-range NAME=LO,HI      uniform in [LO, HI) for float inputs, integers in [LO, HI] for
+                                integer inputs (bool: 0/1)
+  --input-values NAME=V1,V2,... every element drawn from the listed values (labels, flags);
+                                one value fixes the input
+Per-input values are used for the tracing sample, the retrace check's input and the --check
+input alike (a graph whose shapes follow an input's values needs sensible values to trace at
+all); an --input-range without NAME= applies to the other inputs of the --check input only, as
+before (tracing and the retrace check draw those from 0..1). Example, SAM decoder:
+  onnx2ts.py sam_decoder.onnx dec.pt --input-shape 1,256,64,64 --input-shape 1,5,2 \
+      --input-shape 1,5 --input-shape 1,1,256,256 --input-shape 1 --input-shape 2 \
+      --input-range image_embeddings=-1,1 --input-range point_coords=0,1024 \
+      --input-values point_labels=-1,0,1,2,3 --input-range mask_input=-8,8 \
+      --input-range orig_im_size=200,2000 --check --reference ort
 
 Errors (unreadable or truncated file, unsupported op, conversion failure): one line on stderr,
   error: onnx2ts: MODEL.onnx: unsupported ONNX op 'TopK' (node NAME)
@@ -46,6 +72,7 @@ Runs on Debian's /usr/bin/python3 (torch, onnx, numpy; cv2 for the check).
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -207,6 +234,11 @@ def build_module(model, path):
             self.opset = opset
             self.fn = OPS[proto.op_type]
             self.dev = torch.device("cpu")
+            # per input: its values / its shape depend on the graph inputs' data (see
+            # OnnxGraph: data_dependence); ops that take shapes from values (Slice, Resize, Shape)
+            # then keep them as run-time values instead of trace constants
+            self.dyn = [False] * len(self.inputs)
+            self.dyn_shape = [False] * len(self.inputs)
             self.attrs = {}
             for a in proto.attribute:
                 v = onnx.helper.get_attribute_value(a)
@@ -268,6 +300,7 @@ def build_module(model, path):
                                     static[name] = t
                             continue
                     self.steps.append(node)
+            data_dependence(self.steps, self.input_names)
             # constants the run-time steps (or the outputs) read become buffers
             needed = [n for st in self.steps for n in st.inputs if n in static] + \
                      [n for n in self.output_names if n in static]
@@ -310,6 +343,38 @@ def build_module(model, path):
         fail(path, str(e))
 
 
+# Inputs (by position) of the ops whose OUTPUT SHAPE is given by those inputs' values.
+SHAPE_ARGS = {
+    "Reshape": (1,), "Expand": (1,), "ConstantOfShape": (0,), "Range": (0, 1, 2), "Tile": (1,),
+    "Slice": (1, 2, 3, 4), "Pad": (1, 3), "Resize": (1, 2, 3), "Upsample": (1,), "Split": (1,),
+    "Squeeze": (1,), "Unsqueeze": (1,), "NonZero": (0,), "TopK": (1,), "OneHot": (1,),
+    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "ReduceProd": (1,),
+    "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,), "ReduceLogSumExp": (1,),
+    "ReduceSumSquare": (1,), "Compress": (1,), "CenterCropPad": (1,), "Col2Im": (1, 2),
+}
+
+
+def data_dependence(steps, input_names):
+    """Marks, on each run-time node, which inputs hold values computed from the graph inputs'
+    DATA (n.dyn) and which have a shape that depends on such values (n.dyn_shape). Shapes of the
+    graph inputs themselves are trace constants, so Shape / Size of a tensor are data-dependent
+    only when its shape is."""
+    dyn, dyn_shape = set(input_names), set()
+    for st in steps:
+        st.dyn = [bool(n) and n in dyn for n in st.inputs]
+        st.dyn_shape = [bool(n) and n in dyn_shape for n in st.inputs]
+        shaped = any(st.dyn_shape) or any(k < len(st.dyn) and st.dyn[k] for k in SHAPE_ARGS.get(st.op_type, ()))
+        if st.op_type in ("Shape", "Size"):
+            valued, shaped = any(st.dyn_shape), False
+        else:
+            valued = any(st.dyn) or shaped
+        for name in st.outputs:
+            if name and valued:
+                dyn.add(name)
+            if name and shaped:
+                dyn_shape.add(name)
+
+
 def device_neutral(traced):
     """torch.jit.trace records the device of factory ops (zeros, arange, tensor(...)) as the
     constant "cpu"; make them follow the first input's device instead."""
@@ -345,15 +410,17 @@ def sha256(path):
     return h.hexdigest()
 
 
-def to_torchscript(model, path, ins, shapes, seed=0, sample=None):
+def to_torchscript(model, path, ins, shapes, seed=0, sample=None, specs=None):
     """Build the graph module and trace it on a sample input of `shapes` (or on `sample`, a
-    list of arrays)."""
+    list of arrays); `specs`: per-input value specs (see parse_specs)."""
     import torch
     module, NodeFailure = build_module(model, path)
     module.eval()
+    drawn = sample is None
     if sample is None:
         rng = np.random.default_rng(seed)
-        sample = [make_input(et, s, rng, (0.0, 1.0)) for (_, et, _), s in zip(ins, shapes)]
+        sample = [make_input(et, s, rng, (0.0, 1.0), (specs or {}).get(n))
+                  for (n, et, _), s in zip(ins, shapes)]
     sample = [torch.from_numpy(a) for a in sample]
     with torch.no_grad(), warnings.catch_warnings():
         # shape computations read as Python numbers are meant to be trace constants
@@ -361,7 +428,12 @@ def to_torchscript(model, path, ins, shapes, seed=0, sample=None):
         try:
             traced = torch.jit.trace(module, tuple(sample), check_trace=False)
         except NodeFailure as e:
-            fail(path, str(e))
+            hint = ""
+            if drawn and len(specs or {}) < len(ins):
+                hint = (" (tracing drew the inputs without --input-range NAME=LO,HI / "
+                        "--input-values NAME=... from 0..1; inputs whose values set shapes need "
+                        "sensible values)")
+            fail(path, str(e) + hint)
         except ConvertError:
             raise
         except Exception as e:
@@ -380,7 +452,8 @@ def convert(args):
     for name, et, _ in ins:
         if et not in (1, 10, 11, 7, 6, 9):
             fail(path, "input %r has ONNX element type %d, which is not supported" % (name, et))
-    traced, module = to_torchscript(model, path, ins, shapes, args.seed)
+    specs = parse_specs(path, ins, args)
+    traced, module = to_torchscript(model, path, ins, shapes, args.seed, specs=specs)
     meta = {
         "source": os.path.basename(path), "sha256": sha256(path), "opset": default_opset(model),
         "producer": "%s %s" % (model.producer_name, model.producer_version),
@@ -402,7 +475,7 @@ def convert(args):
         os.unlink(tmp)
         fail(path, "cannot write %s: %s" % (args.out, first_line(e)))
     try:
-        retrace_check(module, tmp, ins, shapes, args.seed, path)
+        retrace_check(module, tmp, ins, shapes, args.seed, path, specs)
     except BaseException:
         os.unlink(tmp)
         raise
@@ -410,16 +483,17 @@ def convert(args):
     ops = sorted({n.op_type for n in model.graph.node})
     summary = "%s -> %s: %d nodes (%d folded), opset %d, %.2f s" % (
         path, args.out, len(model.graph.node), module.folded, default_opset(model), seconds)
-    return tmp, summary, (model, ins, shapes, seconds, ops)
+    return tmp, summary, (model, ins, shapes, seconds, ops, specs)
 
 
-def retrace_check(module, saved, ins, shapes, seed, path):
+def retrace_check(module, saved, ins, shapes, seed, path, specs=None):
     """Run the saved file and the eager graph module on another random input: they differ when
     the graph derives shapes or control values from the input's DATA (not only its shape),
     which a trace freezes."""
     import torch
     rng = np.random.default_rng(seed + 1)
-    feeds = [torch.from_numpy(make_input(et, s, rng, (0.0, 1.0))) for (_, et, _), s in zip(ins, shapes)]
+    feeds = [torch.from_numpy(make_input(et, s, rng, (0.0, 1.0), (specs or {}).get(n)))
+             for (n, et, _), s in zip(ins, shapes)]
     try:
         ts = torch.jit.load(saved)
         with torch.no_grad():
@@ -439,12 +513,68 @@ def retrace_check(module, saved, ins, shapes, seed, path):
 # --check
 # ---------------------------------------------------------------------------------------------
 
-def make_input(elem_type, shape, rng, rng_range):
+INPUT_DTYPES = {1: np.float32, 10: np.float16, 11: np.float64, 7: np.int64, 6: np.int32, 9: np.bool_}
+
+
+def make_input(elem_type, shape, rng, rng_range, spec=None):
+    """Random input: `spec` (per input, from parse_specs) is ("values", [v, ...]) or
+    ("range", lo, hi); without one, floats are uniform in rng_range, integers/bools zero."""
+    dtype = INPUT_DTYPES[elem_type]
+    if spec is not None and spec[0] == "values":
+        return np.asarray(rng.choice(np.asarray(spec[1], np.float64), size=shape)).astype(dtype)
     if elem_type in (1, 10, 11):
-        lo, hi = rng_range
-        return rng.uniform(lo, hi, size=shape).astype(np.float32 if elem_type == 1 else
-                                                    np.float16 if elem_type == 10 else np.float64)
-    return np.zeros(shape, dtype={7: np.int64, 6: np.int32, 9: np.bool_}[elem_type])
+        lo, hi = rng_range if spec is None else spec[1:]
+        return rng.uniform(lo, hi, size=shape).astype(dtype)
+    if spec is not None:
+        lo, hi = int(math.ceil(spec[1])), int(math.floor(spec[2]))
+        return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+    return np.zeros(shape, dtype=dtype)
+
+
+def parse_specs(path, ins, args):
+    """--input-range NAME=LO,HI and --input-values NAME=V,... -> {name: spec}; checks the
+    names against the graph's inputs. The unnamed --input-range is not a spec (see check)."""
+    names = [n for n, _, _ in ins]
+    specs = {}
+    items = [("range", t) for t in (args.input_range or []) if "=" in t] + \
+            [("values", t) for t in (getattr(args, "input_values", None) or [])]
+    for kind, text in items:
+        opt = "--input-" + kind
+        name, _, vals = text.rpartition("=")
+        if not name:
+            raise ConvertError("bad %s %r (expected NAME=%s)" % (opt, text, "LO,HI" if kind == "range" else "V1,V2,..."))
+        if name not in names:
+            fail(path, "%s %s: the graph has no input %r (inputs: %s)" % (opt, text, name, ", ".join(names)))
+        if name in specs:
+            fail(path, "input %r is given more than one --input-range / --input-values" % name)
+        try:
+            v = [float(x) for x in vals.split(",") if x.strip()]
+        except ValueError:
+            v = []
+        if kind == "range":
+            if len(v) != 2 or not v[0] <= v[1]:
+                raise ConvertError("bad --input-range %r (expected NAME=LO,HI with LO <= HI)" % text)
+            if INPUT_DTYPES.get(dict((n, et) for n, et, _ in ins)[name]) not in (np.float16, np.float32, np.float64) \
+                    and math.ceil(v[0]) > math.floor(v[1]):
+                raise ConvertError("bad --input-range %r: no integer in [LO, HI] for an integer input" % text)
+            specs[name] = ("range", v[0], v[1])
+        else:
+            if not v:
+                raise ConvertError("bad --input-values %r (expected NAME=V1,V2,...)" % text)
+            specs[name] = ("values", v)
+    return specs
+
+
+def global_range(args):
+    """The unnamed --input-range LO,HI (the last one given), or None."""
+    plain = [t for t in (args.input_range or []) if "=" not in t]
+    if not plain:
+        return None
+    try:
+        lo, hi = (float(v) for v in plain[-1].split(","))
+    except ValueError:
+        raise ConvertError("bad --input-range %r (expected LO,HI or NAME=LO,HI)" % plain[-1])
+    return (lo, hi)
 
 
 def default_range(model, shapes):
@@ -583,14 +713,15 @@ def compare(name, got, ref):
     return rec
 
 
-def check(args, saved, model, ins, shapes, seconds, ops):
+def check(args, saved, model, ins, shapes, seconds, ops, specs=None):
     """Parity of the saved TorchScript file against OpenCV DNN / onnxruntime; prints the JSON
     line, returns True when every output passes."""
     import torch
     path = args.model
-    rng_range = tuple(float(v) for v in args.input_range.split(",")) if args.input_range else default_range(model, shapes)
+    specs = specs or {}
+    rng_range = global_range(args) or default_range(model, shapes)
     rng = np.random.default_rng(args.seed)
-    feeds = [make_input(et, s, rng, rng_range) for (_, et, _), s in zip(ins, shapes)]
+    feeds = [make_input(et, s, rng, rng_range, specs.get(n)) for (n, et, _), s in zip(ins, shapes)]
     names = [n for n, _, _ in ins]
     out_names = [o.name for o in model.graph.output]
     ts = torch.jit.load(saved)
@@ -621,12 +752,25 @@ def check(args, saved, model, ins, shapes, seconds, ops):
     ok = len(recs) == len(got) and all(r["ok"] for r in recs)
     report = {"model": path, "out": args.out, "pass": ok, "reference": reference, "tolerance": TOLERANCE,
               "convert_s": round(seconds, 3), "seed": args.seed,
-              "inputs": [{"name": n, "shape": list(f.shape), "range": list(rng_range)} for n, f in zip(names, feeds)],
+              "inputs": [input_record(n, f, rng_range, specs.get(n)) for n, f in zip(names, feeds)],
               "outputs": [{k: v for k, v in r.items() if k != "ok"} for r in recs], "ops": ops}
     if notes:
         report["notes"] = notes
     print(json.dumps(report))
     return ok
+
+
+def input_record(name, feed, rng_range, spec):
+    rec = {"name": name, "shape": list(feed.shape)}
+    if spec is not None and spec[0] == "values":
+        rec["values"] = spec[1]
+    elif spec is not None:
+        rec["range"] = list(spec[1:])
+    elif feed.dtype.kind == "f":
+        rec["range"] = list(rng_range)
+    else:
+        rec["values"] = [0]
+    return rec
 
 
 def main(argv=None):
@@ -636,7 +780,12 @@ def main(argv=None):
     ap.add_argument("--input-shape", action="append", metavar="N,C,H,W",
                     help="sample input shape for tracing (replaces dynamic dims); repeat per graph input")
     ap.add_argument("--check", action="store_true", help="compare with OpenCV DNN / onnxruntime; exit 1 on mismatch")
-    ap.add_argument("--input-range", metavar="LO,HI", help="value range of the random --check input")
+    ap.add_argument("--input-range", action="append", metavar="[NAME=]LO,HI",
+                    help="value range of the random --check input; NAME=LO,HI: of one input, also "
+                         "for tracing (repeatable)")
+    ap.add_argument("--input-values", action="append", metavar="NAME=V1,V2,...",
+                    help="draw every element of input NAME from these values, for tracing and "
+                         "the check (repeatable)")
     ap.add_argument("--reference", choices=("auto", "opencv", "ort"), default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -649,11 +798,7 @@ def main(argv=None):
     try:
         import torch
         torch.set_num_threads(max(1, args.threads))
-        if args.input_range:
-            try:
-                lo, hi = (float(v) for v in args.input_range.split(","))
-            except ValueError:
-                raise ConvertError("bad --input-range %r (expected LO,HI)" % args.input_range)
+        global_range(args)  # validates the unnamed --input-range before converting
         tmp, summary, info = convert(args)
         try:
             if args.check and not check(args, tmp, *info):

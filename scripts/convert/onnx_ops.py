@@ -13,6 +13,10 @@ Where the spec leaves room, behaviour matches onnxruntime's CPU kernels (noted i
 Values that an op needs as Python numbers (shapes, axes, pads, scales) are read with .tolist():
 under torch.jit.trace they become constants of the trace, i.e. the TorchScript file is
 specialised to the traced input size wherever the graph computes shapes from the input.
+Exception: where onnx2ts marks an input as computed from the graph inputs' DATA (`n.dyn[k]`,
+e.g. SAM's orig_im_size -> Slice ends, Resize sizes) or as having a data-dependent shape
+(`n.dyn_shape[k]`), Shape, Slice and Resize keep those values as 0-d tensors, which the tracer
+records as run-time values (aten::Int, _shape_as_tensor) -- see runtime_ints().
 """
 
 import math
@@ -65,6 +69,19 @@ def ints(t):
     if t is None:
         return None
     return [int(v) for v in t.reshape(-1).tolist()]
+
+
+def runtime_ints(t):
+    """1-D integer tensor -> list of 0-d tensors: a trace reads them at run time (a slice bound
+    or an interpolate size given as a tensor is recorded through aten::Int, not frozen)."""
+    return list(t.reshape(-1).long().unbind(0))
+
+
+def dyn(n, k):
+    """Input k of node n holds values computed from the graph inputs' data (onnx2ts marks it;
+    False in a plain call)."""
+    d = getattr(n, "dyn", None)
+    return bool(d) and k < len(d) and d[k]
 
 
 def floats(t):
@@ -629,13 +646,19 @@ def constant(n):
 
 @op("Shape")
 def shape(n, x):
-    dims = [int(v) for v in x.shape]
     start, end = n.a("start", 0), n.a("end", None)  # Shape-15; clamped like Python slicing
+    if getattr(n, "dyn_shape", None) and n.dyn_shape[0]:
+        # x's shape follows input data (e.g. Slice to run-time ends): read it at run time
+        # (Shape-15, onnx/docs/Operators.md#Shape: dims[start:end], int64)
+        return torch._shape_as_tensor(x)[start:end].to(n.dev)
+    dims = [int(v) for v in x.shape]
     return torch.tensor(dims[start:end], dtype=torch.int64, device=n.dev)
 
 
 @op("Size")
 def size(n, x):
+    if getattr(n, "dyn_shape", None) and n.dyn_shape[0]:
+        return torch._shape_as_tensor(x).prod().to(n.dev)
     return torch.tensor(x.numel(), dtype=torch.int64, device=n.dev)
 
 
@@ -731,19 +754,31 @@ BIG = 1 << 62
 
 @op("Slice")
 def slice_(n, x, starts=None, ends=None, axes=None, steps=None):
+    run_st, run_en = None, None
     if n.opset < 10:  # attributes before Slice-10, no steps
         starts, ends, axes, steps = n.a("starts"), n.a("ends"), n.a("axes", None), None
     else:
+        # starts / ends computed from input data (SAM: masks[..., :h, :w] with h, w from
+        # orig_im_size) stay run-time values where the step is positive
+        run_st = runtime_ints(starts) if dyn(n, 1) else None
+        run_en = runtime_ints(ends) if dyn(n, 2) else None
         starts, ends, axes, steps = ints(starts), ints(ends), ints(axes), ints(steps)
     if axes is None:
         axes = list(range(len(starts)))
     if steps is None:
         steps = [1] * len(starts)
-    for st, en, ax, sp in zip(starts, ends, axes, steps):
+    for i, (st, en, ax, sp) in enumerate(zip(starts, ends, axes, steps)):
         ax = norm_axis(ax, x.dim())
         if sp == 0:
             raise OpError("Slice step 0")
-        if sp > 0:
+        if sp > 0 and (run_st is not None or run_en is not None):
+            # ONNX Slice-13 (onnx/docs/Operators.md#Slice): a negative start/end gets dims[axis]
+            # added, then for positive steps both are clamped to [0, dims[axis]] -- what
+            # aten::slice does with its bounds; tensor bounds make the trace record them as
+            # run-time values
+            sl = slice(run_st[i] if run_st is not None else (None if st <= -BIG else st),
+                       run_en[i] if run_en is not None else (None if en >= BIG else en), sp)
+        elif sp > 0:
             # For positive steps ONNX clamps start/end to [0, dim] after adding dim to negative
             # values: exactly Python/torch slicing. Keep huge ends (INT64_MAX) open-ended so the
             # trace does not depend on the size.
@@ -1102,6 +1137,38 @@ def upsample(n, x, scales=None):
     return resize_impl(x, _out_from_scales(x.shape, scales), scales, p)
 
 
+def _resize_runtime_sizes(n, x, sizes, axes, p):
+    """Resize to `sizes` computed from input data (SAM's decoder: the masks are resized to
+    orig_im_size): F.interpolate with 0-d tensor sizes, which the trace records as run-time
+    values. ONNX Resize-13 (onnx/docs/Operators.md#Resize): with `sizes`, scale = sizes /
+    input dims and x_original = (x_resized + 0.5) / scale - 0.5 (half_pixel) or
+    x_resized * (in - 1) / (out - 1) (align_corners) -- torch's align_corners=False / True
+    mapping for a given output size (see _resize_fast). So only linear / cubic (a = -0.75, no
+    exclude_outside) with those two modes, and only the spatial axes (2..) may change; None
+    otherwise (the sizes are then frozen, which onnx2ts's retrace check reports)."""
+    r = x.dim()
+    if not 3 <= r <= 5 or n.a("keep_aspect_ratio_policy", "stretch") != "stretch":
+        return None
+    if p["ctm"] not in ("half_pixel", "align_corners"):
+        return None
+    if p["mode"] == "linear":
+        tmode = {3: "linear", 4: "bilinear", 5: "trilinear"}[r]
+    elif p["mode"] == "cubic" and r == 4 and p["cubic_a"] == -0.75 and not p["exclude_outside"]:
+        tmode = "bicubic"
+    else:
+        return None
+    run = runtime_ints(sizes)
+    now = ints(sizes)  # this trace's values: the non-spatial axes must keep their size
+    full = list(x.shape)
+    for i, a in enumerate(axes):
+        if a < 2:
+            if now[i] != int(x.shape[a]):
+                return None
+        else:
+            full[a] = run[i]
+    return F.interpolate(x, size=full[2:], mode=tmode, align_corners=p["ctm"] == "align_corners")
+
+
 @op("Resize")
 def resize(n, x, *rest):
     rest = list(rest) + [None] * 3
@@ -1124,6 +1191,10 @@ def resize(n, x, *rest):
             roi_pairs[a] = (rv[i], rv[len(axes) + i])
     full_scales = [1.0] * r
     out = list(in_sizes)
+    if given(sizes) and dyn(n, 3):
+        y = _resize_runtime_sizes(n, x, sizes, axes, p)
+        if y is not None:
+            return y
     if given(sizes):
         sz = ints(sizes)
         policy = n.a("keep_aspect_ratio_policy", "stretch")

@@ -3,7 +3,9 @@
 
 Builds one tiny ONNX graph per case (op, attributes, opset), converts it with onnx2ts's
 graph module + torch.jit.trace, runs it through onnxruntime (one Node.js process for all cases)
-and compares. Prints one line per case and a summary; exit 1 if any case differs (ratio
+and compares. Cases with trace_inputs are traced on other input values than they are run with:
+they check that shapes taken from input data (Slice ends, Resize sizes, Shape of such a tensor)
+stay run-time values of the trace. Prints one line per case and a summary; exit 1 if any case differs (ratio
 max|diff| / range > 1e-4, or shapes differ), 77 if node/npm cannot provide onnxruntime.
 
 usage: test_onnx_ops.py [-k SUBSTRING] [-v]
@@ -47,6 +49,9 @@ def I(*vals):
     return np.array(vals, dtype=np.int64)
 
 
+BIG = 2 ** 63 - 1
+
+
 def F32(*vals):
     return np.array(vals, dtype=np.float32)
 
@@ -58,8 +63,9 @@ class In:
         self.arr = arr
 
 
-def case(name, op_type, inputs, opset=13, nout=1, **attrs):
-    """inputs: In(array) for graph inputs, arrays for initializers, None for omitted ones."""
+def case(name, op_type, inputs, opset=13, nout=1, trace_inputs=None, **attrs):
+    """inputs: In(array) for graph inputs, arrays for initializers, None for omitted ones.
+    trace_inputs: arrays for the graph inputs to trace with (default: the In arrays)."""
     graph_inputs, inits, feeds, names = [], [], [], []
     for k, v in enumerate(inputs):
         if v is None:
@@ -76,11 +82,29 @@ def case(name, op_type, inputs, opset=13, nout=1, **attrs):
         names.pop()
     outs = ["y%d" % k for k in range(nout)]
     node = helper.make_node(op_type, names, outs, name="n_" + op_type, **attrs)
+    add_case(name, [node], graph_inputs, outs, inits, feeds, opset, trace_inputs)
+
+
+def add_case(name, nodes, graph_inputs, outs, inits, feeds, opset, trace_inputs=None):
     vis = [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs]
-    g = helper.make_graph([node], "t", graph_inputs, vis, initializer=inits)
+    g = helper.make_graph(nodes, "t", graph_inputs, vis, initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="test_onnx_ops")
     m.ir_version = 7 if opset < 15 else 8
-    CASES.append((name, m, feeds))
+    CASES.append((name, m, feeds, trace_inputs))
+
+
+def runtime_shape_case():
+    """Slice to run-time ends, then Shape and Size of the result (SAM's decoder: masks cropped to a size
+    computed from orig_im_size, whose Shape then feeds the final Resize)."""
+    x, ends = R(1, 3, 8, 10), I(5, 7)
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
+           helper.make_tensor_value_info("e", TensorProto.INT64, [2])]
+    inits = [numpy_helper.from_array(I(0, 0), "s"), numpy_helper.from_array(I(2, 3), "a")]
+    nodes = [helper.make_node("Slice", ["x", "s", "e", "a"], ["y0"], name="n_Slice"),
+             helper.make_node("Shape", ["y0"], ["y1"], name="n_Shape"),
+             helper.make_node("Size", ["y0"], ["y2"], name="n_Size")]
+    add_case("Slice run-time ends + Shape, Size", nodes, ins, ["y0", "y1", "y2"], inits, [x, ends], 13,
+             trace_inputs=[x, I(3, 9)])
 
 
 def build_cases():
@@ -149,6 +173,11 @@ def build_cases():
          coordinate_transformation_mode="asymmetric")
     case("Resize tf_crop_and_resize", "Resize", [x4, F32(0, 0, 0.2, -0.1, 1, 1, 0.9, 1.2), None, I(1, 4, 7, 9)],
          opset=13, mode="linear", coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=-3.0)
+    # sizes computed from input data (SAM's masks resized to orig_im_size): run-time values
+    case("Resize linear run-time sizes", "Resize", [x4, None, None, In(I(1, 4, 14, 5))], opset=13, mode="linear",
+         trace_inputs=[x4.arr, I(1, 4, 20, 30)])
+    case("Resize cubic run-time sizes align_corners", "Resize", [x4, None, None, In(I(1, 4, 7, 16))], opset=13,
+         mode="cubic", coordinate_transformation_mode="align_corners", trace_inputs=[x4.arr, I(1, 4, 3, 3)])
     case("Resize linear 3-D", "Resize", [In(R(2, 3, 10)), None, F32(1, 1, 2.5)], opset=13, mode="linear")
     case("Resize nearest channel axis", "Resize", [x4, None, F32(1, 2, 1, 1)], opset=13)
     case("Resize-18 axes + not_larger", "Resize", [x4, None, None, I(20, 30)], opset=18, mode="linear",
@@ -174,6 +203,11 @@ def build_cases():
     case("Slice neg step", "Slice", [x4, I(-1, 7), I(-2 ** 63, 1), I(3, 2), I(-1, -2)])
     case("Slice neg step clamp", "Slice", [x4, I(100), I(-100), I(-1), I(-3)])
     case("Slice-9 attr", "Slice", [x4], opset=9, starts=[1, 2], ends=[3, 1000], axes=[1, 3])
+    # starts / ends computed from input data: run-time values of the trace (traced with others)
+    case("Slice run-time ends", "Slice", [x4, I(0, 1), In(I(3, -2)), I(1, 3)], trace_inputs=[x4.arr, I(2, 7)])
+    case("Slice run-time starts step2", "Slice", [x4, In(I(-7, 1)), I(BIG, 8), I(2, 3), I(1, 2)],
+         trace_inputs=[x4.arr, I(2, 0)])
+    runtime_shape_case()
     case("Gather neg idx", "Gather", [x4, I(-1, 0, 2)], axis=1)
     case("Gather scalar idx", "Gather", [x4, np.array(-2, dtype=np.int64)], axis=3)
     case("Gather 2-D idx", "Gather", [x4, np.array([[0, 8], [-3, 4]], dtype=np.int64)], axis=2)
@@ -283,12 +317,12 @@ def main():
     work = tempfile.mkdtemp(prefix="onnx-ops-")
     results, jobs = [], []
     try:
-        for k, (name, m, feeds) in enumerate(cases):
+        for k, (name, m, feeds, trace_inputs) in enumerate(cases):
             path = os.path.join(work, "c%d.onnx" % k)
             ins = onnx2ts.graph_inputs(m)
             try:
                 onnx2ts.check_ops(m, name)
-                traced, _ = onnx2ts.to_torchscript(m, name, ins, None, sample=feeds)
+                traced, _ = onnx2ts.to_torchscript(m, name, ins, None, sample=trace_inputs or feeds)
                 with torch.no_grad():
                     y = traced(*[torch.from_numpy(f) for f in feeds])
                 got = [y] if isinstance(y, torch.Tensor) else list(y)
@@ -309,7 +343,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     bad = 0
-    for (name, _, _), got, ref in zip(cases, results, refs):
+    for (name, _, _, _), got, ref in zip(cases, results, refs):
         if isinstance(got, str) or isinstance(ref, str):
             ok, msg = False, got if isinstance(got, str) else "onnxruntime: %s" % ref
         else:
