@@ -17,6 +17,13 @@ namespace vfm {
 void tune_malloc() {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+    // Blocks over 32 MB would still be mmap'ed (the threshold's ceiling) and worker threads'
+    // arenas are 64 MB heaps that cannot hold them: every SAM decoder batch (hundreds of MB of
+    // activations) page-faulted its memory in afresh. One heap grown with brk and kept keeps
+    // it mapped: MobileSAM segment-everything, one decoder batch, went from 3.4 M to 0.84 M
+    // minor faults and 19.5 to 15.2 s (scripts/bench/bench_segment.sh).
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_ARENA_MAX, 1);
 }
 
 std::string vfm_version() {
