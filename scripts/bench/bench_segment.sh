@@ -39,8 +39,9 @@
 #                same state_dict for upstream) is made once and kept; delete it to remake
 #   SIZE         image size (default: 1024x768)
 #   SETTINGS     which settings to run (default: "a b")
-#   PPS_A PPS_B  points per side of settings a and b (default: 32 and 16: keep-all at 32 is
-#                3072 masks per image, about 8 minutes per image for upstream on 2 cores)
+#   PPS_A PPS_B  points per side of settings a and b (default: 32 and 16: keep-all at 16 is
+#                768 masks per image, about 150 s per image for upstream on 2 cores; at 32 it
+#                is 3072 masks, roughly four times that, and too big for PARITY)
 #   THREADS      compute threads for both (default: 0, all cores)
 #   REPEAT       runs per side and setting (default: 1)
 #   VFM_W1       1: also time vfm with --set runtime.workers=1 (one image at a time, all
@@ -48,6 +49,10 @@
 #   SIDES        which sides to time (default: "vfm upstream", plus vfm_w1 with VFM_W1=1);
 #                the figures of sides not named are kept from the previous run in BENCH_DIR
 #                (when made with the same N, SIZE and points per side) and marked with their time
+#                upstream_malloc: upstream with glibc malloc tuned through its environment
+#                variables the way vfm tunes it with mallopt (lib/src/runtime.cpp tune_malloc:
+#                no mmap'ed blocks, one arena, 32 MB mmap threshold, 1 GB trim threshold), to
+#                tell how much of the difference is the allocator (not in the default SIDES)
 #   PARITY       1: run parity_sam.py on the first image for setting b (default: 1); it holds
 #                every mask of both sides as float32 at once (2 x 3 x PPS_B^2 x W x H x 4 bytes:
 #                19 GB at PPS_B 32 and 1024x768), so it is skipped when that exceeds 3/4 of
@@ -81,7 +86,9 @@ die() { echo "bench_segment: $*" >&2; exit 2; }
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer"
 [[ "$PPS_A" =~ ^[1-9][0-9]*$ && "$PPS_B" =~ ^[1-9][0-9]*$ ]] || die "PPS_A / PPS_B must be positive integers"
 for s in $SETTINGS; do [[ "$s" == a || "$s" == b ]] || die "SETTINGS: a and/or b, got '$s'"; done
-for s in $SIDES; do [[ "$s" =~ ^(vfm|vfm_w1|upstream)$ ]] || die "SIDES: vfm, vfm_w1, upstream; got '$s'"; done
+for s in $SIDES; do
+  [[ "$s" =~ ^(vfm|vfm_w1|upstream|upstream_malloc)$ ]] || die "SIDES: vfm, vfm_w1, upstream, upstream_malloc; got '$s'"
+done
 [ -x "$SEGMENT" ] || die "$SEGMENT not found or not executable (build it first)"
 [ -n "$SAM_PACKAGE" ] && [ -d "$SAM_PACKAGE/mobile_sam" ] ||
   die "set SAM_PACKAGE to a MobileSAM checkout (https://github.com/ChaoningZhang/MobileSAM)"
@@ -170,11 +177,14 @@ for s in $SETTINGS; do
         vfm) w=$(timed "$log" "$SEGMENT" "${vfm_args[@]}" -o "$BENCH_DIR/out/vfm_$s") ;;
         vfm_w1) w=$(timed "$log" "$SEGMENT" "${vfm_args[@]}" -o "$BENCH_DIR/out/vfm_w1_$s" \
           --set runtime.workers=1) ;;
-        upstream)
-          rm -rf "$BENCH_DIR/out/upstream_$s"
-          w=$(timed "$log" "$PY" "$HERE/amg_upstream.py" --package "$SAM_PACKAGE" \
+        upstream | upstream_malloc)
+          menv=()
+          [ "$side" = upstream ] || menv=(env MALLOC_MMAP_MAX_=0 MALLOC_ARENA_MAX=1
+            MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824)
+          rm -rf "$BENCH_DIR/out/${side}_$s"
+          w=$(timed "$log" "${menv[@]}" "$PY" "$HERE/amg_upstream.py" --package "$SAM_PACKAGE" \
             --amg "$AMG" --threads "$THREADS" --stats "$log.stats.json" -- \
-            "${amg_args[@]}" --output "$BENCH_DIR/out/upstream_$s") ;;
+            "${amg_args[@]}" --output "$BENCH_DIR/out/${side}_$s") ;;
       esac
       echo "$side $s $w $N $SIZE $pps $GIT_REV $BIN_STAMP $(date +%H:%M)" >>"$LOGS/walls.txt"
       cp "$log.time" "$log.time.$r"
@@ -263,9 +273,10 @@ print(f"- git {git} (at summary time); {cpu}, {os.cpu_count()} cores; load at st
 print(f"- {n} synthetic {size} JPEGs; outputs: vfm per-mask PNGs + per-image JSON (RLE) + coco.json,"
       " upstream per-mask PNGs + metadata.csv")
 print("- s/img = wall time of the whole process (start-up, model load included) / N, median; "
-      "user/sys CPU s, page faults and peak RSS from /usr/bin/time -v\n")
-print("| setting | side | s/img | upstream / vfm | user s | sys s | major faults | minor faults | peak RSS MB | masks per image | others' CPU (cores) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "CPU s/img = (user + sys) / N; user/sys CPU s, page faults and peak RSS from /usr/bin/time -v; "
+      "others' CPU = cores' worth of CPU the rest of the machine used during the run\n")
+print("| setting | side | s/img | upstream / this | CPU s/img | user s | sys s | major faults | minor faults | peak RSS MB | masks per image | others' CPU (cores) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 notes = []
 for s in sorted({k[1] for k in walls}):  # every setting with figures, re-timed now or not
     pps, iou, stab, nms = knob[s]
@@ -273,15 +284,17 @@ for s in sorted({k[1] for k in walls}):  # every setting with figures, re-timed 
     up_w = statistics.median(walls.get(("upstream", s), [float("nan")]))
     counts = {"vfm": vfm_counts(os.path.join(bench, "out", f"vfm_{s}")),
               "vfm_w1": vfm_counts(os.path.join(bench, "out", f"vfm_w1_{s}")),
-              "upstream": up_counts(os.path.join(bench, "out", f"upstream_{s}"))}
-    for side in ("vfm", "vfm_w1", "upstream"):
+              "upstream": up_counts(os.path.join(bench, "out", f"upstream_{s}")),
+              "upstream_malloc": up_counts(os.path.join(bench, "out", f"upstream_malloc_{s}"))}
+    for side in ("vfm", "vfm_w1", "upstream", "upstream_malloc"):
         if (side, s) not in walls:
             continue
         w = statistics.median(walls[(side, s)])
         t = tv(os.path.join(logs, f"{side}_{s}.time"))
         c = counts[side]
         cs = " ".join(str(c[k]) for k in sorted(c))
-        name = {"vfm": "vfm", "vfm_w1": "vfm workers=1", "upstream": "upstream amg.py"}[side]
+        name = {"vfm": "vfm", "vfm_w1": "vfm workers=1", "upstream": "upstream amg.py",
+                "upstream_malloc": "upstream amg.py, malloc tuned as vfm"}[side]
         # Others' CPU: the machine's busy CPU seconds during the run minus this process's
         # user + sys, over the wall time (0: the machine was ours; 1: a core was taken).
         other = "?"
@@ -292,7 +305,8 @@ for s in sorted({k[1] for k in walls}):  # every setting with figures, re-timed 
             own = float(t.get("User time (seconds)", 0)) + float(t.get("System time (seconds)", 0))
             wl = float(walls[(side, s)][-1])
             other = f"{max(0.0, busy - own) / wl:.2f} (load {mf[mf.index('load_start') + 1]})"
-        print(f"| {label} | {name} | {w / n:.2f} | {up_w / w:.2f}x | {t.get('User time (seconds)', '?')} | "
+        cpu_s = (float(t.get("User time (seconds)", "nan")) + float(t.get("System time (seconds)", "nan"))) / n
+        print(f"| {label} | {name} | {w / n:.2f} | {up_w / w:.2f}x | {cpu_s:.1f} | {t.get('User time (seconds)', '?')} | "
               f"{t.get('System time (seconds)', '?')} | {t.get('Major (requiring I/O) page faults', '?')} | "
               f"{t.get('Minor (reclaiming a frame) page faults', '?')} | {rss_max(side, s) / 1024:.0f} | {cs} | {other} |")
     if counts["vfm"] and counts["upstream"]:
@@ -331,12 +345,14 @@ for s in sorted({k[1] for k in walls}):  # every setting with figures, re-timed 
         notes.append(f"- setting {s}: vfm stage means (ms/img, per worker): {json.dumps(run.get('mean_ms'))}; "
                      f"workers {run.get('workers')} x {run.get('threads_per_worker')} thread(s); "
                      f"run {run.get('seconds')} s from the first image")
-    sj = os.path.join(logs, f"upstream_{s}.stats.json")
-    if os.path.exists(sj):
+    for side in ("upstream", "upstream_malloc"):
+        sj = os.path.join(logs, f"{side}_{s}.stats.json")
+        if (side, s) not in walls or not os.path.exists(sj):
+            continue
         st = json.load(open(sj))
         k = max(1, st.get("images", 1))
         per = {key: round(v / k, 2) for key, v in st["stage_s"].items()}
-        notes.append(f"- setting {s}: upstream seconds per image by function (nested: "
+        notes.append(f"- setting {s}: {side} seconds per image by function (nested: "
                      f"generate > process_batch > decoder, upscale, ...): {json.dumps(per)}; "
                      f"load {st['load_s']} s; torch threads {st['threads']} (torch's default "
                      f"{st['torch_default_threads']}); torchvision {st['torchvision']}")
