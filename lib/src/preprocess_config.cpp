@@ -16,7 +16,7 @@ int interpolation_of(const std::string& s) {
                       s + "\"");
 }
 
-preprocess_options preprocess_from_config(const json& c) {
+preprocess_options pixel_options_from_config(const json& c) {
     preprocess_options o;
     auto size = get_path(c, "model.input_size").get<std::vector<int>>();
     if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
@@ -34,6 +34,12 @@ preprocess_options preprocess_from_config(const json& c) {
         if (stdv[i] == 0) throw fatal_error("preprocess.std: values must not be 0");
         o.mean[i] = mean[i], o.std[i] = stdv[i];
     }
+    o.interpolation = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
+    return o;
+}
+
+preprocess_options preprocess_from_config(const json& c) {
+    preprocess_options o = pixel_options_from_config(c);
     std::string resize = get_path(c, "preprocess.resize").get<std::string>();
     if (resize != "letterbox" && resize != "stretch")
         throw fatal_error("preprocess.resize: expected letterbox or stretch, got \"" + resize +
@@ -42,7 +48,6 @@ preprocess_options preprocess_from_config(const json& c) {
     o.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
     o.scale_up = get_path(c, "preprocess.scale_up").get<bool>();
     o.pad_value = get_path(c, "preprocess.pad_value").get<float>();
-    o.interpolation = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
 
     return o;
 }

@@ -116,6 +116,9 @@ class task {
 // preprocess_options from a config's model.input_size and preprocess.* keys; throws
 // fatal_error naming the key.
 preprocess_options preprocess_from_config(const json& cfg);
+// Only model.input_size, preprocess.color, mean, std and interpolation (tasks with their own
+// resize rules: depth); throws fatal_error naming the key.
+preprocess_options pixel_options_from_config(const json& cfg);
 // cv::INTER_* for preprocess.interpolation (linear, cubic, area, nearest); throws fatal_error.
 int interpolation_of(const std::string& name);
 

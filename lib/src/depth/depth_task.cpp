@@ -135,26 +135,15 @@ class depth_task final : public task {
         output_index_ = get_path(c, "model.output_index").get<int>();
         if (output_index_ < 0) throw fatal_error("model.output_index: must not be negative");
 
-        auto size = get_path(c, "model.input_size").get<std::vector<int>>();
-        if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
-            throw fatal_error("model.input_size: expected [width, height] of positive integers");
-        in_w_ = size[0], in_h_ = size[1];
+        const preprocess_options px = pixel_options_from_config(c);
+        in_w_ = px.in_w, in_h_ = px.in_h;
+        interp_ = px.interpolation;
+        rgb_ = px.rgb;
+        std::copy(px.mean, px.mean + 3, mean_);
+        std::copy(px.std, px.std + 3, std_);
         multiple_ = get_path(c, "model.multiple_of").get<int>();
         if (multiple_ < 1) throw fatal_error("model.multiple_of: must be at least 1");
         resize_ = parse_depth_resize(get_path(c, "preprocess.resize").get<std::string>());
-        interp_ = interpolation_of(get_path(c, "preprocess.interpolation").get<std::string>());
-        std::string color = get_path(c, "preprocess.color").get<std::string>();
-        if (color != "rgb" && color != "bgr")
-            throw fatal_error("preprocess.color: expected rgb or bgr, got \"" + color + "\"");
-        rgb_ = color == "rgb";
-        auto mean = get_path(c, "preprocess.mean").get<std::vector<float>>();
-        auto stdv = get_path(c, "preprocess.std").get<std::vector<float>>();
-        if (mean.size() != 3 || stdv.size() != 3)
-            throw fatal_error("preprocess.mean/std: expected 3 values each");
-        for (int i = 0; i < 3; ++i) {
-            if (stdv[i] == 0) throw fatal_error("preprocess.std: values must not be 0");
-            mean_[i] = mean[i], std_[i] = stdv[i];
-        }
         align_corners_ = get_path(c, "postprocess.align_corners").get<bool>();
 
         out_json_ = get_path(c, "outputs.json").get<bool>();
