@@ -309,6 +309,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             ctx.out_dir = out_dir;
             ctx.device = args.device;
             ctx.main = models[0].get();
+            ctx.main_sha256 = model_sha;
             ctx.models_fingerprint = models_fp;
             ctx.decode = dopt;
             ctx.log = [&log](const std::string& l) { log.line(l); };

@@ -51,6 +51,7 @@ struct run_context {
     std::string out_dir;
     std::string device;  // --device, for models a task loads itself
     model* main = nullptr;
+    std::string main_sha256;         // the main model file's checksum
     std::string models_fingerprint;  // main + stage models + fingerprint_extra()
     decode_options decode;
     std::function<void(const std::string&)> log;  // one diagnostic line to stderr

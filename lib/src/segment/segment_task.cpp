@@ -162,7 +162,7 @@ class segment_task final : public task {
         out_coco_ = get_path(c, "outputs.coco").get<bool>();
         out_embeddings_ = get_path(c, "outputs.embeddings").get<bool>();
         if (family_ == "sam")
-            configure_sam(c, rc.base_dir);
+            configure_sam(c);
         else if (family_ == "semantic")
             configure_semantic(c);
         else
@@ -184,8 +184,9 @@ class segment_task final : public task {
         if (!decoder_) throw fatal_error("decoder.file: the sam family needs a decoder");
         decoder_->check(embedding_shape_);
         if (detector_) detector_->load(ctx.device);
-        // What decides an image's embedding besides its pixels.
-        embed_key_ = sha256_hex(encoder_sha_ + "|" + std::to_string(sam_.long_side) + "|" +
+        // What decides an image's embedding besides its pixels: the encoder's checksum alone
+        // (not the decoder's), the input side, the resize and the crops.
+        embed_key_ = sha256_hex(ctx.main_sha256 + "|" + std::to_string(sam_.long_side) + "|" +
                                 resize_interp_ + "|" + crops_key_);
     }
 
@@ -278,8 +279,10 @@ class segment_task final : public task {
                     encode_image(masks[i] * 255, ".png"));
         if (out_instances_)
             put("instances", ".png", encode_image(instance_map(masks, W, H), ".png"));
+        cv::Mat lab;  // once, for the label map and a semantic overlay
+        if (out_labels_ || (out_overlay_ && family_ == "semantic"))
+            lab = label_map_of(w, masks, classes, W, H);
         if (out_labels_) {
-            cv::Mat lab = label_map_of(w, masks, classes, W, H);
             double mx = 0;
             cv::minMaxLoc(lab, nullptr, &mx);
             cv::Mat enc = lab;
@@ -291,8 +294,7 @@ class segment_task final : public task {
             cv::Mat img = w.img.bgr;
             if (img.cols != W || img.rows != H) cv::resize(img, img, {W, H});
             cv::Mat ov = family_ == "semantic"
-                             ? overlay_labels(img, label_map_of(w, masks, classes, W, H),
-                                              overlay_alpha_, background_)
+                             ? overlay_labels(img, lab, overlay_alpha_, background_)
                              : overlay_masks(img, masks, overlay_alpha_);
             put("overlay", ".jpg", encode_image(ov, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 90}));
         }
@@ -356,7 +358,7 @@ class segment_task final : public task {
 
   private:
     // ---- sam ----
-    void configure_sam(const json& c, const std::string& base_dir) {
+    void configure_sam(const json& c) {
         if (pre_.in_w != pre_.in_h)
             throw fatal_error("model.input_size: the sam encoder takes a square input");
         sam_.long_side = pre_.in_w;
@@ -450,13 +452,6 @@ class segment_task final : public task {
         if (mode_ == "everything" && any_prompts)
             throw fatal_error("--everything: prompts were given too; use one or the other");
         prompts_fp_ = fp;
-        // The encoder's own checksum (embeddings do not depend on the decoder).
-        try {
-            encoder_sha_ = sha256_file(find_model_file(c, base_dir));
-        } catch (const std::exception&) {
-            encoder_sha_.clear();  // the runner reports a missing model
-        }
-        (void)base_dir;
     }
 
     std::vector<crop_box> crops_of(int W, int H) const {
@@ -730,8 +725,7 @@ class segment_task final : public task {
     std::map<std::string, std::vector<sam_prompt>> file_prompts_;
     std::map<std::string, std::vector<std::string>> by_name_;
     std::vector<sam_prompt> cli_prompts_;
-    std::string boxes_from_, prompts_fp_, encoder_sha_, embed_key_, crops_key_,
-        resize_interp_ = "area";
+    std::string boxes_from_, prompts_fp_, embed_key_, crops_key_, resize_interp_ = "area";
     std::vector<std::string> classes_;
     std::unique_ptr<detector_boxes> detector_;  // --detector: boxes from a detector in-process
     float min_score_ = 0;
