@@ -11,16 +11,11 @@ sam_decoder::sam_decoder(std::unique_ptr<model> m, sam_settings s)
 
 decoder_result sam_decoder::decode(const tensor& emb, const decoder_prompts& p, int w,
                                    int h) const {
-    tensor mask_in, has_mask, size;
-    // No previous mask: SamOnnxModel's has_mask_input = 0 path (mask_input is ignored).
-    mask_in.shape = {1, 1, 4 * emb.shape[2], 4 * emb.shape[3]};
-    mask_in.data.assign(static_cast<size_t>(mask_in.numel()), 0.f);
-    has_mask.shape = {1};
-    has_mask.data = {0.f};
+    tensor size;
     size.shape = {2};
     size.data = {static_cast<float>(h), static_cast<float>(w)};
     std::vector<tensor> outs =
-        m_->forward_multi({emb, p.coords, p.labels, mask_in, has_mask, size});
+        m_->forward_multi({emb, p.coords, p.labels, no_mask_, has_mask_, size});
     const int n = static_cast<int>(outs.size());
     if (s_.iou_output >= n || s_.masks_output >= n)
         throw fatal_error(
@@ -46,9 +41,15 @@ decoder_result sam_decoder::decode(const tensor& emb, const decoder_prompts& p, 
     return r;
 }
 
-void sam_decoder::check(const std::vector<int64_t>& es) const {
+void sam_decoder::check(const std::vector<int64_t>& es) {
     if (es.size() != 4 || es[0] < 1)
         throw fatal_error("sam encoder: expected an embedding [B, C, h, w], got " + shape_str(es));
+    // No previous mask: SamOnnxModel's has_mask_input = 0 path (mask_input is ignored). Made
+    // once here, before any decode().
+    no_mask_.shape = {1, 1, 4 * es[2], 4 * es[3]};
+    no_mask_.data.assign(static_cast<size_t>(no_mask_.numel()), 0.f);
+    has_mask_.shape = {1};
+    has_mask_.data = {0.f};
     tensor emb;
     emb.shape = {1, es[1], es[2], es[3]};
     emb.data.assign(static_cast<size_t>(emb.numel()), 0.f);

@@ -22,7 +22,7 @@ class sam_decoder {
     sam_decoder(std::unique_ptr<model> m, sam_settings s);
     // Runs the decoder once on a zero embedding of the encoder's shape; throws fatal_error
     // naming the contract when the two do not fit together.
-    void check(const std::vector<int64_t>& embedding_shape) const;
+    void check(const std::vector<int64_t>& embedding_shape);  // call before decode()
     // emb: one image's embedding [1, C, h, w]; w, h: the image (or crop) size in pixels.
     decoder_result decode(const tensor& emb, const decoder_prompts& p, int w, int h) const;
     // One mask per prompt, in prompt order, at w x h.
@@ -36,6 +36,7 @@ class sam_decoder {
   private:
     std::unique_ptr<model> m_;
     sam_settings s_;
+    tensor no_mask_, has_mask_;  // mask_input, has_mask_input = 0: no previous mask
 };
 
 }  // namespace vfm
