@@ -113,12 +113,24 @@ expand_result expand_inputs(const std::vector<std::string>& args, std::istream& 
     // files): disambiguate so outputs never collide.
     std::map<std::string, int> rel_count;
     for (auto& kv : c.found) rel_count[kv.second]++;
+    // Outputs are named by the rel path without its extension: x.jpg and x.png would write the
+    // same files (rembg #535). The first keeps the name; the others fail with a reason.
+    std::map<std::string, std::string> stem_owner;
     int64_t idx = 0;
     for (auto& kv : c.found) {
         std::string rel = kv.second;
         if (rel_count[rel] > 1) {
             fs::path p = fs::path(kv.first).lexically_normal();
             rel = p.relative_path().string();  // full path without the leading "/"
+        }
+        const std::string stem = fs::path(rel).replace_extension().string();
+        auto [it, fresh] = stem_owner.emplace(stem, kv.first);
+        if (!fresh) {
+            c.res.errors.push_back(kv.first + ": its outputs would overwrite those of " +
+                                   it->second +
+                                   " (same name but the extension); rename one or run it "
+                                   "separately");
+            continue;
         }
         c.res.items.push_back({kv.first, rel, idx++});
     }

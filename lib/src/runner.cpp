@@ -125,18 +125,22 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             if (sp.n > 1) suffix = ".shard-" + std::to_string(sp.k) + "-of-" + std::to_string(sp.n);
         }
 
-        // Model file and fingerprints.
-        std::string model_path = find_model_file(cfg, rc_.base_dir);
-        std::string model_sha;
-        try {
-            model_sha = sha256_file(model_path);
-        } catch (const std::exception& e) {
-            throw fatal_error(model_path + ": " + e.what());
+        // Model file and fingerprints. A task without a main model (matte's solver, networks
+        // it feeds itself) does its work in postprocess with stage models.
+        const bool has_main = t->uses_main_model();
+        std::string model_path, model_sha;
+        if (has_main) {
+            model_path = find_model_file(cfg, rc_.base_dir);
+            try {
+                model_sha = sha256_file(model_path);
+            } catch (const std::exception& e) {
+                throw fatal_error(model_path + ": " + e.what());
+            }
+            std::string pinned = get_path(cfg, "model.sha256").get<std::string>();
+            if (!pinned.empty() && pinned != model_sha)
+                throw fatal_error(model_path + ": sha256 " + model_sha +
+                                  " does not match the config's " + "model.sha256 " + pinned);
         }
-        std::string pinned = get_path(cfg, "model.sha256").get<std::string>();
-        if (!pinned.empty() && pinned != model_sha)
-            throw fatal_error(model_path + ": sha256 " + model_sha +
-                              " does not match the config's " + "model.sha256 " + pinned);
         // Stage models (face: embedder, mesh): resolved, pinned and fingerprinted like the
         // main one; with the task's own extra facts they make up the models' fingerprint.
         struct stage_file {
@@ -160,7 +164,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         }
         std::string models_fp = model_sha;
         const std::string extra_fp = t->fingerprint_extra();
-        if (!stage_files.empty() || !extra_fp.empty()) {
+        if (!stage_files.empty() || !extra_fp.empty() || !has_main) {
             std::string all = model_sha;
             for (const auto& sf : stage_files) all += "|" + sf.section + "=" + sf.sha;
             all += "|" + extra_fp;
@@ -230,15 +234,15 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                               "\"");
         mo.nhwc_input = in_layout == "nhwc";
         std::vector<std::unique_ptr<model>> models;
-        models.push_back(load_model(mo));
-        if (models[0]->backend() == "torchscript") {
+        if (has_main) models.push_back(load_model(mo));
+        if (has_main && models[0]->backend() == "torchscript") {
             double g = measure_gemm_gflops();
             if (g < 20)
                 log.line("warning: fp32 matrix products run at " + std::to_string(int(g)) +
                          " GFLOP/s: libblas.so.3 is probably the reference BLAS; select OpenBLAS " +
                          "(libopenblas0-openmp, see scripts/setup.sh)");
         }
-        {
+        if (has_main) {
             tensor warm;
             warm.shape = {1, 3, t->input_h(), t->input_w()};
             warm.data.assign(static_cast<size_t>(warm.numel()), 0.f);
@@ -256,7 +260,10 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             }
             t->check_outputs(outs);
         }
-        for (int w = 1; w < rs.workers; ++w) models.push_back(models[0]->clone());
+        if (has_main)
+            for (int w = 1; w < rs.workers; ++w) models.push_back(models[0]->clone());
+        else
+            models.resize(std::max(rs.workers, 1));  // workers only run postprocess
         json stages_info = json::array();
         for (const auto& sf : stage_files) {
             model_options so = mo;
@@ -280,10 +287,13 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["tool"] = t->name();
         run["version"] = vfm_version();
         run["git"] = git_revision();
-        run["model"] = {{"path", fs::absolute(model_path).string()},
-                        {"sha256", model_sha},
-                        {"backend", models[0]->backend()},
-                        {"fingerprint", models_fp}};
+        if (has_main)
+            run["model"] = {{"path", fs::absolute(model_path).string()},
+                            {"sha256", model_sha},
+                            {"backend", models[0]->backend()},
+                            {"fingerprint", models_fp}};
+        else
+            run["model"] = {{"path", nullptr}, {"fingerprint", models_fp}};
         if (!stages_info.empty()) run["stage_models"] = stages_info;
         run["config_file"] = rc_.file;
         run["config"] = cfg;

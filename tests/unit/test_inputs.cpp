@@ -50,6 +50,22 @@ TEST_CASE("outputs of two roots never collide", "[inputs]") {
     CHECK(rels.count("b/x.jpg") == 1);
 }
 
+TEST_CASE("inputs whose names differ only in the extension: the first runs, the rest fail",
+          "[inputs]") {
+    fs::path d = make_tree();
+    std::ofstream(d / "a/x.png") << "png";
+    std::istringstream none;
+    auto r = expand_inputs({(d / "a").string()}, none);
+    std::vector<std::string> rels;
+    for (auto& i : r.items) rels.push_back(i.rel);
+    CHECK(rels == std::vector<std::string>{"sub/z.webp", "x.jpg", "y.PNG"});
+    CHECK(r.items[2].index == 2);  // indices stay dense
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0] == (d / "a/x.png").string() + ": its outputs would overwrite those of " +
+                             (d / "a/x.jpg").string() +
+                             " (same name but the extension); rename one or run it separately");
+}
+
 TEST_CASE("globs, list files, stdin, missing paths", "[inputs]") {
     fs::path d = make_tree();
     std::ofstream(d / "list.txt") << (d / "a/x.jpg").string() << "\n# comment\n\n"

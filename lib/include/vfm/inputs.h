@@ -15,7 +15,7 @@ struct input_item {
 
 struct expand_result {
     std::vector<input_item> items;
-    std::vector<std::string> errors;    // named inputs that do not exist ("path: what")
+    std::vector<std::string> errors;    // inputs that cannot run: missing, clashing ("path: what")
     std::vector<std::string> warnings;  // non-images skipped while walking folders
 };
 

@@ -97,6 +97,10 @@ class task {
     virtual std::vector<std::string> finish(
         const output_context& ctx, const std::string& suffix,
         const std::function<void(const record_visitor&)>& each) const = 0;
+    // False: the task runs no main model over the runner (matte's solver and the networks it
+    // feeds itself as stages); prepare() must then leave w.rows empty and postprocess() gets no
+    // outputs. Called after configure().
+    virtual bool uses_main_model() const { return true; }
     // Command-line options of this task (face: --gallery, --cluster, --embed, ...).
     virtual std::vector<task_option> options() const { return {}; }
     // Config sections naming further models run inside postprocess (face: "embed", "mesh");
