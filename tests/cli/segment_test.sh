@@ -95,7 +95,7 @@ assert lab[30, 40] == 1 and lab[60, 80] == 2 and lab[5, 5] == 0, (lab[30, 40], l
 semantic_bad_model)
   # no spatial map: a contract error naming the layout, exit 2, nothing written
   expect_rc 2 "$SEGMENT" -c "$SF/colour.json" -m "$SF/bad.pt" "$SF/images" -o "$W/o"
-  expect_err "expected logits [B, C, h, w]"
+  expect_err "expected a per-pixel output [B, C, h, w]"
   [ "$(wc -l <"$W/err")" -eq 1 ] || fail "expected a one-line error"
   # too few label names for the model's classes
   expect_rc 2 "$SEGMENT" -c "$SF/colour.json" --set 'labels=["a","b"]' "$SF/images" -o "$W/o2"

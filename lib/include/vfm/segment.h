@@ -73,6 +73,13 @@ struct decoder_prompts {
 };
 decoder_prompts encode_prompts(const std::vector<sam_prompt>& ps, int w, int h, int long_side);
 
+// SAM's preprocessing of one crop (original-image pixels) of a decoded image into a long_side
+// square, HWC floats at dst: resize the long side (INTER_AREA when shrinking if
+// area_when_shrinking, else bilinear), RGB, (x - mean) / std, zero padding bottom/right
+// (segment_anything/predictor.py set_image + modeling/sam.py preprocess).
+void sam_prepare_input(const decoded_image& img, const crop_box& cb, int long_side,
+                       bool area_when_shrinking, const preprocess_options& pre, float* dst);
+
 // The decoder's outputs for B prompts: 4 mask tokens each (index 0: the single-mask output,
 // 1..3: the multimask outputs).
 struct decoder_result {

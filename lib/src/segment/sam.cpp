@@ -1,6 +1,8 @@
 #include "sam.h"
 
 #include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
 
 #include "vfm/error.h"
 
@@ -124,6 +126,33 @@ std::vector<mask_record> sam_decoder::everything(const std::vector<tensor>& embs
         std::move(found.begin(), found.end(), std::back_inserter(all));
     }
     return merge_crops(std::move(all), static_cast<int>(crops.size()), a);
+}
+
+// (see vfm/segment.h)
+void sam_prepare_input(const decoded_image& img, const crop_box& cb, int long_side,
+                       bool area_when_shrinking, const preprocess_options& pre, float* dst) {
+    const int L = long_side;
+    cv::Rect r(static_cast<int>(std::floor(cb.x0 / img.sx)),
+               static_cast<int>(std::floor(cb.y0 / img.sy)), 0, 0);
+    r.width = std::max(1, static_cast<int>(std::lround(cb.x1 / img.sx)) - r.x);
+    r.height = std::max(1, static_cast<int>(std::lround(cb.y1 / img.sy)) - r.y);
+    r &= cv::Rect(0, 0, img.bgr.cols, img.bgr.rows);
+    sam_resize s = sam_preprocess_shape(cb.x1 - cb.x0, cb.y1 - cb.y0, L);
+    cv::Mat resized;
+    const bool down = s.new_w < r.width;
+    cv::resize(img.bgr(r), resized, {s.new_w, s.new_h}, 0, 0,
+               down && area_when_shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+    std::fill(dst, dst + static_cast<size_t>(L) * L * 3, 0.f);
+    for (int y = 0; y < s.new_h; ++y) {
+        const cv::Vec3b* p = resized.ptr<cv::Vec3b>(y);
+        float* o = dst + static_cast<size_t>(y) * L * 3;
+        for (int x = 0; x < s.new_w; ++x) {
+            for (int ch = 0; ch < 3; ++ch) {
+                const int src = pre.rgb ? 2 - ch : ch;
+                o[3 * x + ch] = (p[x][src] - pre.mean[ch]) / pre.std[ch];
+            }
+        }
+    }
 }
 
 }  // namespace vfm

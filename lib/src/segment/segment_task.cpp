@@ -10,8 +10,9 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
-#include "detector_boxes.h"
 #include "sam.h"
+#include "vfm/detect_task.h"
+#include "vfm/embedded_task.h"
 #include "vfm/error.h"
 #include "vfm/fsutil.h"
 #include "vfm/npy.h"
@@ -183,7 +184,7 @@ class segment_task final : public task {
         if (family_ != "sam") return;
         if (!decoder_) throw fatal_error("decoder.file: the sam family needs a decoder");
         decoder_->check(embedding_shape_);
-        if (detector_) detector_->load(ctx.device);
+        if (detector_) detector_->load(ctx.device, ctx.log);
         // What decides an image's embedding besides its pixels: the encoder's checksum alone
         // (not the decoder's), the input side, the resize and the crops.
         embed_key_ = sha256_hex(ctx.main_sha256 + "|" + std::to_string(sam_.long_side) + "|" +
@@ -426,7 +427,7 @@ class segment_task final : public task {
         }
         const std::string det = get_path(c, "prompt.detector").get<std::string>();
         if (!det.empty()) {
-            detector_ = std::make_unique<detector_boxes>(det);
+            detector_ = std::make_unique<embedded_task>(make_detect_task(), det, "--detector");
             fp += "|detector:" + detector_->fingerprint();
         }
         classes_ = get_path(c, "prompt.classes").get<std::vector<std::string>>();
@@ -459,32 +460,8 @@ class segment_task final : public task {
         return generate_crop_boxes(W, H, sam_.amg.crop_n_layers, sam_.amg.crop_overlap_ratio);
     }
 
-    // SAM's preprocessing of one crop (original-pixel rectangle) of the decoded image into a
-    // long_side square: resize the long side, RGB, (x - mean) / std, zero padding bottom/right
-    // (segment_anything/predictor.py set_image + modeling/sam.py preprocess).
     void sam_input(const decoded_image& img, const crop_box& cb, float* dst) const {
-        const int L = sam_.long_side;
-        cv::Rect r(static_cast<int>(std::floor(cb.x0 / img.sx)),
-                   static_cast<int>(std::floor(cb.y0 / img.sy)), 0, 0);
-        r.width = std::max(1, static_cast<int>(std::lround(cb.x1 / img.sx)) - r.x);
-        r.height = std::max(1, static_cast<int>(std::lround(cb.y1 / img.sy)) - r.y);
-        r &= cv::Rect(0, 0, img.bgr.cols, img.bgr.rows);
-        sam_resize s = sam_preprocess_shape(cb.x1 - cb.x0, cb.y1 - cb.y0, L);
-        cv::Mat resized;
-        const bool down = s.new_w < r.width;
-        cv::resize(img.bgr(r), resized, {s.new_w, s.new_h}, 0, 0,
-                   down && resize_interp_ == "area" ? cv::INTER_AREA : cv::INTER_LINEAR);
-        std::fill(dst, dst + static_cast<size_t>(L) * L * 3, 0.f);
-        for (int y = 0; y < s.new_h; ++y) {
-            const cv::Vec3b* p = resized.ptr<cv::Vec3b>(y);
-            float* o = dst + static_cast<size_t>(y) * L * 3;
-            for (int x = 0; x < s.new_w; ++x) {
-                for (int ch = 0; ch < 3; ++ch) {
-                    const int src = pre_.rgb ? 2 - ch : ch;
-                    o[3 * x + ch] = (p[x][src] - pre_.mean[ch]) / pre_.std[ch];
-                }
-            }
-        }
+        sam_prepare_input(img, cb, sam_.long_side, resize_interp_ == "area", pre_, dst);
     }
 
     void prepare_sam(work_item& w) const {
@@ -568,8 +545,8 @@ class segment_task final : public task {
             }
         }
         if (detector_) {
-            auto d =
-                prompts_from_detections(detector_->detect(w.img, w.in.rel), classes_, min_score_);
+            auto d = prompts_from_detections(detector_->run(w.img, w.in.rel, w.in.path), classes_,
+                                             min_score_);
             ps.insert(ps.end(), d.begin(), d.end());
         }
         return ps;
@@ -727,7 +704,7 @@ class segment_task final : public task {
     std::vector<sam_prompt> cli_prompts_;
     std::string boxes_from_, prompts_fp_, embed_key_, crops_key_, resize_interp_ = "area";
     std::vector<std::string> classes_;
-    std::unique_ptr<detector_boxes> detector_;  // --detector: boxes from a detector in-process
+    std::unique_ptr<embedded_task> detector_;  // --detector: boxes from a detector in-process
     float min_score_ = 0;
     int amg_layers_ = 0;
     std::string out_dir_;
