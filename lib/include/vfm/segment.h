@@ -44,6 +44,13 @@ struct sam_prompt {
 // [x, y] without a label is a foreground point. Throws fatal_error naming the file and key.
 std::map<std::string, std::vector<sam_prompt>> parse_prompts_file(const nlohmann::json& j,
                                                                   const std::string& file);
+// A prompts file read and parsed, with the sha256 of its bytes (for --resume fingerprints).
+// Throws fatal_error naming the file.
+struct prompts_file {
+    std::map<std::string, std::vector<sam_prompt>> by_image;
+    std::string sha256;
+};
+prompts_file load_prompts_file(const std::string& path);
 // The same layout for one image's entry.
 std::vector<sam_prompt> parse_image_prompts(const nlohmann::json& entry, const std::string& where);
 // --point "x,y[,label]" and --box "x1,y1,x2,y2" strings (applied to every image). Throws
@@ -72,6 +79,11 @@ struct decoder_prompts {
     tensor coords, labels;
 };
 decoder_prompts encode_prompts(const std::vector<sam_prompt>& ps, int w, int h, int long_side);
+
+// A SAM-style encoder's contract: outs[0] is an embedding [B, C, h, w]; returns its shape.
+// Throws fatal_error starting with `what` ("sam encoder").
+std::vector<int64_t> check_embedding_output(const std::vector<tensor>& outs,
+                                            const std::string& what);
 
 // SAM's preprocessing of one crop (original-image pixels) of a decoded image into a long_side
 // square, HWC floats at dst: resize the long side (INTER_AREA when shrinking if

@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "vfm/error.h"
+#include "vfm/fsutil.h"
 #include "vfm/segment.h"
+#include "vfm/sha256.h"
 
 namespace vfm {
 
@@ -92,6 +94,18 @@ std::map<std::string, std::vector<sam_prompt>> parse_prompts_file(const nlohmann
     for (auto it = j.begin(); it != j.end(); ++it)
         out[it.key()] = parse_image_prompts(it.value(), file + ": \"" + it.key() + "\"");
     return out;
+}
+
+prompts_file load_prompts_file(const std::string& path) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const std::exception&) {
+        throw fatal_error(path + ": cannot read the prompts file");
+    }
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) throw fatal_error(path + ": not valid JSON");
+    return {parse_prompts_file(j, path), sha256_hex(text)};
 }
 
 std::vector<sam_prompt> parse_cli_prompts(const std::vector<std::string>& points,

@@ -128,6 +128,14 @@ std::vector<mask_record> sam_decoder::everything(const std::vector<tensor>& embs
     return merge_crops(std::move(all), static_cast<int>(crops.size()), a);
 }
 
+std::vector<int64_t> check_embedding_output(const std::vector<tensor>& outs,
+                                            const std::string& what) {
+    if (outs.empty() || outs[0].rank() != 4)
+        throw fatal_error(what + ": expected an embedding [B, C, h, w], got " +
+                          (outs.empty() ? std::string("no output") : shape_str(outs[0].shape)));
+    return outs[0].shape;
+}
+
 // (see vfm/segment.h)
 void sam_prepare_input(const decoded_image& img, const crop_box& cb, int long_side,
                        bool area_when_shrinking, const preprocess_options& pre, float* dst) {

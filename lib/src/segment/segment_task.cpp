@@ -212,11 +212,7 @@ class segment_task final : public task {
 
     void check_outputs(const std::vector<tensor>& outs) const override {
         if (family_ == "sam") {
-            if (outs.empty() || outs[0].rank() != 4)
-                throw fatal_error(
-                    "sam encoder: expected an embedding [B, C, h, w], got " +
-                    (outs.empty() ? std::string("no output") : shape_str(outs[0].shape)));
-            embedding_shape_ = outs[0].shape;
+            embedding_shape_ = check_embedding_output(outs, "sam encoder");
             return;
         }
         if (family_ == "yolov8-seg") return yolov8_seg_check(outs, seg_);
@@ -397,18 +393,11 @@ class segment_task final : public task {
         std::string fp;
         const std::string pf = get_path(c, "prompt.file").get<std::string>();
         if (!pf.empty()) {
-            std::string text;
-            try {
-                text = read_file(pf);
-            } catch (const std::exception&) {
-                throw fatal_error(pf + ": cannot read the prompts file");
-            }
-            json j = json::parse(text, nullptr, false);
-            if (j.is_discarded()) throw fatal_error(pf + ": not valid JSON");
-            file_prompts_ = parse_prompts_file(j, pf);
+            prompts_file f = load_prompts_file(pf);
+            file_prompts_ = std::move(f.by_image);
             for (const auto& [k, v] : file_prompts_)
                 by_name_[fs::path(k).filename().string()].push_back(k);
-            fp += sha256_hex(text);
+            fp += f.sha256;
         }
         cli_prompts_ =
             parse_cli_prompts(get_path(c, "prompt.points").get<std::vector<std::string>>(),
