@@ -36,7 +36,13 @@ struct collector {
     std::map<std::string, std::string> found;
     expand_result res;
 
-    void add_file(const std::string& path, const std::string& rel) { found.emplace(path, rel); }
+    void add_file(const std::string& path, const std::string& rel) {
+        // outputs are <out>/<rel>: a rel that could leave the output folder becomes the name
+        fs::path r(rel);
+        bool safe = !rel.empty() && r.is_relative();
+        for (const auto& part : r) safe = safe && part != "..";
+        found.emplace(path, safe ? rel : fs::path(path).filename().string());
+    }
 
     void walk(const std::string& root) {
         std::error_code ec;
@@ -52,7 +58,9 @@ struct collector {
                 res.warnings.push_back(p + ": not an image file, skipped");
                 continue;
             }
-            add_file(p, fs::relative(it->path(), root).string());
+            // lexically: fs::relative resolves symlinks, and a linked file's target path
+            // ("../../elsewhere/x.jpg") would send its outputs out of the output folder
+            add_file(p, it->path().lexically_relative(root).string());
         }
         if (ec) res.errors.push_back(root + ": " + ec.message());
     }

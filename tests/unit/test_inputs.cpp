@@ -66,6 +66,18 @@ TEST_CASE("inputs whose names differ only in the extension: the first runs, the 
                              " (same name but the extension); rename one or run it separately");
 }
 
+TEST_CASE("linked files keep their names under the folder, never a path out of it", "[inputs]") {
+    fs::path d = make_tree();
+    fs::create_directories(d / "links");
+    fs::create_symlink(d / "a/x.jpg", d / "links/p.jpg");
+    fs::create_directory_symlink(d / "b", d / "links/sub");
+    std::istringstream none;
+    auto r = expand_inputs({(d / "links").string()}, none);
+    std::set<std::string> rels;
+    for (auto& i : r.items) rels.insert(i.rel);
+    CHECK(rels == std::set<std::string>{"p.jpg", "sub/x.jpg"});
+}
+
 TEST_CASE("globs, list files, stdin, missing paths", "[inputs]") {
     fs::path d = make_tree();
     std::ofstream(d / "list.txt") << (d / "a/x.jpg").string() << "\n# comment\n\n"
