@@ -80,6 +80,21 @@ assert os.path.exists(f"{o}/composite/b.jpg") and os.path.exists(f"{o}/cutout/b.
 assert os.path.exists(f"{o}/composite/a.png") and os.path.exists(f"{o}/cutout/a.png")
 assert not os.path.exists(f"{o}/cutout/b.jpg")
 ' "$W/o"
+  # a background image: scaled to cover the frame (the 200x100 wide.png over 160x120 becomes
+  # 240x120, centre-cropped), the subject over it
+  expect_rc 0 "$MATTE" -c "$M/rvm.json" "$W/in/a.png" -o "$W/bg" -q --only composite \
+    --background "$M/images/wide.png"
+  pyrun '
+c = cv2.imread(sys.argv[1] + "/composite/a.png").astype(int)
+bg = cv2.resize(cv2.imread(sys.argv[2]), (240, 120))[:, 40:200].astype(int)
+far = cv2.erode((truth("subject") == 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+d = np.abs(c[far] - bg[far])
+assert d.max() <= 4 and d.mean() < 1, (d.max(), d.mean())
+assert tuple(c[60, 80]) == (40, 40, 220)
+' "$W/bg" "$M/images/wide.png"
+  [ ! -e "$W/bg/alpha" ] && [ ! -e "$W/bg/cutout" ] || fail "--only composite wrote more"
+  expect_rc 2 "$MATTE" -c "$M/rvm.json" "$W/in/a.png" -o "$W/bg2" --background nope.png
+  expect_err 'outputs.background: "nope.png" is neither a colour'
   expect_rc 0 "$MATTE" -c "$M/rvm.json" "$W/in/a.png" -o "$W/w" -q --format webp --only cutout
   [ -f "$W/w/cutout/a.webp" ] && [ ! -e "$W/w/alpha" ] || fail "--format webp --only cutout"
   pyrun 'c = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED); assert c.shape == (120, 160, 4), c.shape' \
