@@ -65,7 +65,7 @@ done
 
 args_for() {
   case "$1" in
-    rvm) echo "--input src=1,288,512,3 --input r1i=1,72,128,16 --input r2i=1,36,64,20 --input r3i=1,18,32,40 --input r4i=1,9,16,64 --const downsample_ratio=0.5" ;;
+    rvm) echo "--input src=1,512,512,3 --const r1i=0 --const r2i=0 --const r3i=0 --const r4i=0 --const downsample_ratio=0.5" ;;  # as the registry converts it
     selfie) [ -n "$IMG" ] && echo "--check-image $IMG" ;;
     *) echo "" ;;
   esac
