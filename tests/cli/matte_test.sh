@@ -200,6 +200,24 @@ assert iou > 0.95, iou
   expect_rc 2 "$MATTE" -c solver --box 1,2,3,4 "$SAM/shapes.png" -o "$W/o2"
   expect_err "give it with --source"
   ;;
+source_detector)
+  # a detector's class through SAM (Grounded-SAM style): the yolov8 fixture reports the white
+  # rectangle as "alpha"; its box prompts the SAM fixture, the mask becomes the trimap
+  mkdir -p "$W/img"
+  "$PY" -c 'import cv2, sys; a = cv2.imread(sys.argv[1]); a[80:220, 60:260] = 255; cv2.imwrite(sys.argv[2], a)' \
+    "$SAM/shapes.png" "$W/img/white.png"
+  expect_rc 0 env VFM_MODELS="$FIXTURES" "$MATTE" -c solver --source "$SAM/fixture.json" \
+    --detector "$SRC/tests/fixtures/yolov8_fixture.json" --classes alpha "$W/img" -o "$W/o" -q
+  pyrun '
+a = alpha(sys.argv[1] + "/alpha/white.png")
+lab = cv2.imread(sys.argv[2] + "/shapes_labels.png", cv2.IMREAD_UNCHANGED)
+fg = a >= 0.5
+iou = (fg & (lab == 1)).sum() / (fg | (lab == 1)).sum()
+assert iou > 0.9, iou
+j = json.load(open(sys.argv[1] + "/white.json"))
+assert j["source_masks"] == ["alpha"], j["source_masks"]
+' "$W/o" "$SAM"
+  ;;
 trimap_net)
   # image + trimap network (ViTMatte-style contract): input padded to 32, alpha cropped back
   expect_rc 0 "$MATTE" -c "$M/trimapnet.json" --trimap "$M/trimaps" "$M/images/subject.png" \
