@@ -52,4 +52,13 @@ preprocess_options preprocess_from_config(const json& c) {
     return o;
 }
 
+void prepare_whole_image(work_item& w, const preprocess_options& o, bool own_size) {
+    w.data.resize(static_cast<size_t>(o.in_w) * o.in_h * 3);
+    input_transform t;
+    t.lb = prepare_input(w.img.bgr, o, w.data.data());
+    t.decode_sx = w.img.sx, t.decode_sy = w.img.sy;
+    w.rows = {t};
+    if (own_size) w.in_w = o.in_w, w.in_h = o.in_h;
+}
+
 }  // namespace vfm

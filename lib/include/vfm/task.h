@@ -124,6 +124,9 @@ preprocess_options preprocess_from_config(const json& cfg);
 // Only model.input_size, preprocess.color, mean, std and interpolation (tasks with their own
 // resize rules: depth); throws fatal_error naming the key.
 preprocess_options pixel_options_from_config(const json& cfg);
+// One model-input row of the whole decoded image with `o` (its size, letterbox or stretch,
+// normalisation): fills w.data, w.rows and, when o's size differs from the task's, w.in_w/in_h.
+void prepare_whole_image(work_item& w, const preprocess_options& o, bool own_size = false);
 // cv::INTER_* for preprocess.interpolation (linear, cubic, area, nearest); throws fatal_error.
 int interpolation_of(const std::string& name);
 

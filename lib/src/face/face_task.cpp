@@ -323,13 +323,7 @@ class face_task final : public task {
         return choose_reduction(s, pre_.in_w, pre_.in_h, pre_.letterbox);
     }
 
-    void prepare(work_item& w) const override {
-        w.data.resize(static_cast<size_t>(pre_.in_w) * pre_.in_h * 3);
-        input_transform t;
-        t.lb = prepare_input(w.img.bgr, pre_, w.data.data());
-        t.decode_sx = w.img.sx, t.decode_sy = w.img.sy;
-        w.rows = {t};
-    }
+    void prepare(work_item& w) const override { prepare_whole_image(w, pre_); }
 
     void check_outputs(const std::vector<tensor>& outs) const override { family_->check(outs); }
 

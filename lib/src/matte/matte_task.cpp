@@ -305,13 +305,8 @@ class matte_task final : public task {
         if (family_ == "modnet") {
             matte_size s = modnet_input_size(w.img.orig_w, w.img.orig_h, ref_size_, multiple_);
             o.in_w = s.w, o.in_h = s.h, o.letterbox = false;
-            w.in_w = s.w, w.in_h = s.h;
         }
-        w.data.resize(static_cast<size_t>(o.in_w) * o.in_h * 3);
-        input_transform t;
-        t.lb = prepare_input(w.img.bgr, o, w.data.data());
-        t.decode_sx = w.img.sx, t.decode_sy = w.img.sy;
-        w.rows = {t};
+        prepare_whole_image(w, o, family_ == "modnet");
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {

@@ -203,11 +203,7 @@ class segment_task final : public task {
 
     void prepare(work_item& w) const override {
         if (family_ == "sam") return prepare_sam(w);
-        w.data.resize(static_cast<size_t>(pre_.in_w) * pre_.in_h * 3);
-        input_transform t;
-        t.lb = prepare_input(w.img.bgr, pre_, w.data.data());
-        t.decode_sx = w.img.sx, t.decode_sy = w.img.sy;
-        w.rows = {t};
+        prepare_whole_image(w, pre_);
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
