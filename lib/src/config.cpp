@@ -72,6 +72,10 @@ std::vector<field> common_fields() {
         {"runtime.threads", ftype::integer, 0, "compute threads in all (0 = all cores)"},
         {"runtime.workers", ftype::integer, 0,
          "inference workers; 0 = one per thread with 1 thread each (best for models < ~150 ms)"},
+        {"runtime.memory_mb", ftype::integer, 0,
+         "memory the workers' computations may use (0 = 80% of MemAvailable at start); with "
+         "runtime.workers 0, fewer workers when one worker's measured need times the count "
+         "exceeds it"},
         {"runtime.batch", ftype::integer, 1, "images per forward pass"},
         {"runtime.decode_threads", ftype::integer, 1, "threads decoding ahead of inference"},
         {"runtime.queue", ftype::integer, 0, "decoded images held ahead (0 = 2 x batch x workers)"},

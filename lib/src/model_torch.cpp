@@ -161,6 +161,20 @@ void set_thread_compute(int n) {
     at::set_num_threads(std::max(1, n));
 }
 
+void run_in_compute_thread(int n, const std::function<void()>& fn) {
+    std::exception_ptr err;
+    std::thread th([&] {
+        try {
+            set_thread_compute(n);
+            fn();
+        } catch (...) {
+            err = std::current_exception();
+        }
+    });
+    th.join();
+    if (err) std::rethrow_exception(err);
+}
+
 int default_threads() {
     return std::max(1u, std::thread::hardware_concurrency());
 }

@@ -40,6 +40,7 @@ double round3(double v) {
 
 struct run_settings {
     int threads = 1, workers = 1, per_worker = 1, batch = 1, decode_threads = 1;
+    bool workers_auto = true;  // runtime.workers 0: the runner may lower it to fit memory
     size_t queue = 2;
 };
 
@@ -49,6 +50,7 @@ run_settings settings_from(const json& cfg) {
     s.threads = t > 0 ? t : default_threads();
     int w = get_path(cfg, "runtime.workers").get<int>();
     s.workers = w > 0 ? w : s.threads;
+    s.workers_auto = w <= 0;
     s.per_worker = std::max(1, s.threads / s.workers);
     s.batch = std::max(1, get_path(cfg, "runtime.batch").get<int>());
     s.decode_threads = std::max(1, get_path(cfg, "runtime.decode_threads").get<int>());
@@ -219,8 +221,9 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             return ex.errors.empty() ? exit_ok : exit_some_failed;
         }
 
-        // Model, threads, contract check.
-        init_compute(rs.per_worker);
+        // Model, threads, contract check. The main thread itself computes on one thread only
+        // (run_in_compute_thread says why).
+        init_compute(1);
         cv::setNumThreads(rs.per_worker);
         model_options mo;
         mo.path = model_path;
@@ -236,29 +239,58 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         std::vector<std::unique_ptr<model>> models;
         if (has_main) models.push_back(load_model(mo));
         if (has_main && models[0]->backend() == "torchscript") {
-            double g = measure_gemm_gflops();
+            double g = 0;
+            run_in_compute_thread(rs.per_worker, [&] { g = measure_gemm_gflops(); });
             if (g < 20)
                 log.line("warning: fp32 matrix products run at " + std::to_string(int(g)) +
                          " GFLOP/s: libblas.so.3 is probably the reference BLAS; select OpenBLAS " +
                          "(libopenblas0-openmp, see scripts/setup.sh)");
         }
+        double forward_mb = 0;
         if (has_main) {
             tensor warm;
             warm.shape = {1, 3, t->input_h(), t->input_w()};
             warm.data.assign(static_cast<size_t>(warm.numel()), 0.f);
             warm.mem = layout::nhwc;
             std::vector<tensor> outs;
+            const long rss_before = peak_rss_kb();
             try {
                 // Twice: TorchScript's profiling executor optimises the graph after its first
                 // runs, which should not land on the first images.
-                outs = models[0]->forward(warm);
-                outs = models[0]->forward(warm);
+                run_in_compute_thread(rs.per_worker, [&] {
+                    outs = models[0]->forward(warm);
+                    outs = models[0]->forward(warm);
+                });
             } catch (const std::exception& e) {
                 std::string m = e.what();
                 throw fatal_error(model_path + ": forward pass on a " + shape_str(warm.shape) +
                                   " input failed: " + m.substr(0, m.find('\n')));
             }
             t->check_outputs(outs);
+            forward_mb = static_cast<double>(peak_rss_kb() - rss_before) / 1024.0;
+        }
+        // Workers by memory: each runs its own forward pass (and the task's extra, e.g. a SAM
+        // decoder batch) at once, so N workers need about N times one's peak.
+        json memory_info = {{"forward_mb", std::round(forward_mb)},
+                            {"task_extra_mb", std::round(t->worker_extra_memory_mb())}};
+        if (rs.workers_auto && rs.workers > 1) {
+            const double per = forward_mb + t->worker_extra_memory_mb();
+            const int cfg_mb = get_path(cfg, "runtime.memory_mb").get<int>();
+            const double budget =
+                cfg_mb > 0 ? cfg_mb : 0.8 * static_cast<double>(mem_available_kb()) / 1024.0;
+            memory_info["budget_mb"] = std::round(budget);
+            const int fit = budget > 0 ? workers_within(rs.workers, per, budget) : rs.workers;
+            if (fit < rs.workers) {
+                log.line("note: " + std::to_string(fit) + " worker(s) instead of " +
+                         std::to_string(rs.workers) + ": each needs about " +
+                         std::to_string(std::lround(per)) + " MB and " +
+                         std::to_string(std::lround(budget)) +
+                         " MB are available to them (runtime.memory_mb)");
+                rs.workers = fit;
+                rs.per_worker = std::max(1, rs.threads / rs.workers);
+                set_thread_compute(rs.per_worker);
+                cv::setNumThreads(rs.per_worker);
+            }
         }
         if (has_main)
             for (int w = 1; w < rs.workers; ++w) models.push_back(models[0]->clone());
@@ -302,6 +334,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         run["threads"] = rs.threads;
         run["workers"] = rs.workers;
         run["threads_per_worker"] = rs.per_worker;
+        run["memory"] = memory_info;
         run["batch"] = rs.batch;
         run["shard"] = args.shard;
         run["started"] = started;
@@ -324,7 +357,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
             ctx.decode = dopt;
             ctx.log = [&log](const std::string& l) { log.line(l); };
             ctx.verbosity = args.verbosity;
-            t->start(ctx);
+            run_in_compute_thread(rs.per_worker, [&] { t->start(ctx); });
         }
         write_file_atomic(run_path, run.dump(2) + "\n");
         auto results = std::make_unique<results_writer>(results_path, args.resume);

@@ -168,6 +168,19 @@ for m in j["masks"]:
     assert m["predicted_iou"] > 0.88 and m["stability_score"] >= 0.95 and len(m["point_coords"]) == 1
     assert m["area"] == mask_of(m).sum()
 ' "$W/o" "$SAM"
+  # memory budget: two workers asked for by default (2 threads), each needing a decoder batch's
+  # memory; 1 MB fits one, which runs alone with both threads and finds the same masks
+  expect_rc 0 "$SEGMENT" -c "$SAM/fixture.json" --everything --set everything.points_per_side=16 \
+    --set runtime.threads=2 --set runtime.memory_mb=1 "$SAM/shapes.png" -o "$W/m"
+  expect_err "note: 1 worker(s) instead of 2"
+  pyrun '
+r = json.load(open(sys.argv[1] + "/run.json"))
+assert r["workers"] == 1 and r["threads_per_worker"] == 2, (r["workers"], r["threads_per_worker"])
+assert r["memory"]["budget_mb"] == 1 and r["memory"]["task_extra_mb"] > 0, r["memory"]
+a = json.load(open(sys.argv[1] + "/shapes.json"))["masks"]
+b = json.load(open(sys.argv[2] + "/shapes.json"))["masks"]
+assert [m["segmentation"] for m in a] == [m["segmentation"] for m in b]
+' "$W/m" "$W/o"
   # crop layers: more crops, the same shapes found
   expect_rc 0 "$SEGMENT" -c "$SAM/fixture.json" --everything --set everything.points_per_side=16 \
     --set everything.crop_n_layers=1 "$SAM/shapes.png" -o "$W/c" -q

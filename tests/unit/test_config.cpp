@@ -6,6 +6,7 @@
 #include "vfm/config.h"
 #include "vfm/detect_task.h"
 #include "vfm/error.h"
+#include "vfm/runtime.h"
 
 using namespace vfm;
 namespace fs = std::filesystem;
@@ -148,4 +149,20 @@ TEST_CASE("a model name given to -m uses the config fetched for it", "[config]")
           "not-fetched: no such model file, and no fetched model of that name in " + d.string() +
               "; fetch it with: scripts/vfm-models fetch not-fetched");
     unsetenv("VFM_MODELS");
+}
+
+TEST_CASE("workers_within: the most workers whose memory fits the budget", "[runtime]") {
+    CHECK(workers_within(8, 3000, 20000) == 6);  // floor(20000 / 3000)
+    CHECK(workers_within(8, 3000, 30000) == 8);  // never more than asked
+    CHECK(workers_within(4, 5000, 4000) == 1);   // at least one, even over budget
+    CHECK(workers_within(4, 0, 100) == 4);       // nothing known: unchanged
+    CHECK(workers_within(1, 9000, 100) == 1);
+    CHECK(workers_within(2, 2500, 5000) == 2);  // exactly fits
+}
+
+TEST_CASE("mem_available_kb reads /proc/meminfo", "[runtime]") {
+    // Linux CI machines have it; a positive figure below the machine's total.
+    long kb = mem_available_kb();
+    CHECK(kb > 0);
+    CHECK(kb < 64L * 1024 * 1024 * 1024);  // < 64 TB
 }

@@ -2,6 +2,7 @@
 // frozen where safe); .onnx files run on OpenCV DNN where OpenCV 4.6 can import the graph.
 // Only model_torch.cpp and model_onnx.cpp include the back-ends' headers.
 #pragma once
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -46,7 +47,14 @@ std::unique_ptr<model> load_onnx(const model_options& o);
 // Compute threads: process-wide setup once (inter-op 1, intra-op n), then per worker thread.
 void init_compute(int intra_threads);
 void set_thread_compute(int n);  // call in each worker thread
-int default_threads();           // all cores
+// Runs fn on a new thread with n compute threads, joins it and rethrows what fn threw. For
+// compute outside the workers (warm-up, checks, task start-up): libgomp keeps an OpenMP thread
+// team for every thread that ran a parallel region, and with a team idle on the main thread
+// the threads outnumber the cores, so libgomp stops spinning between the workers' parallel
+// regions and sleeps instead (Depth Anything V2 at 1 worker x 2 threads ran at half speed with
+// 100x the context switches). A team made here ends with its thread.
+void run_in_compute_thread(int n, const std::function<void()>& fn);
+int default_threads();  // all cores
 
 // A short timed fp32 GEMM through LibTorch: GFLOP/s with the current threads. Below ~20 the
 // selected libblas.so.3 is the reference BLAS.

@@ -114,6 +114,10 @@ class task {
     // Once, after the models are loaded and before any input runs (face: the gallery).
     // Throws fatal_error.
     virtual void start(const run_context& ctx) {}
+    // Memory one worker needs beyond the main model's forward pass (which the runner measures
+    // on its warm-up), in MB: segment-everything's decoder batches. 0: nothing notable. The
+    // runner sizes its default worker count by the sum (runtime.memory_mb).
+    virtual double worker_extra_memory_mb() const { return 0; }
     // Extra facts for run.json (labels, ...).
     virtual nlohmann::ordered_json run_info() const { return nlohmann::ordered_json::object(); }
 };

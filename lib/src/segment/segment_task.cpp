@@ -25,6 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// MB of decoder activations per prompt in a batch (worker_extra_memory_mb below): peak RSS
+// 3483 MB at points_per_batch 64 and 1409 MB at 16, one worker (2073 MB / 48 prompts).
+constexpr double decoder_mb_per_prompt = 43;
+
 schema segment_schema() {
     using j = nlohmann::ordered_json;
     schema s{common_fields()};
@@ -177,6 +181,17 @@ class segment_task final : public task {
         if (section == "decoder") decoder_ = std::make_unique<sam_decoder>(std::move(m), sam_);
     }
     std::string fingerprint_extra() const override { return prompts_fp_; }
+
+    // Segment-everything decodes points_per_batch prompts per call, and the decoder's
+    // activations grow with them (256 x 64 x 64 image tokens per prompt through the two-way
+    // transformer, then 64 x 128 x 128 and 32 x 256 x 256 maps in the upscaling). Measured
+    // with scripts/bench/bench_segment.sh's MobileSAM export, one worker, peak RSS at
+    // points_per_batch 64 vs 16: decoder_mb_per_prompt. SAM ViT-B/L/H share this decoder.
+    // Prompt mode decodes an image's few prompts at once: nothing notable.
+    double worker_extra_memory_mb() const override {
+        if (family_ != "sam" || mode_ != "everything") return 0;
+        return decoder_mb_per_prompt * sam_.amg.points_per_batch;
+    }
 
     void start(const run_context& ctx) override {
         out_dir_ = ctx.out_dir;
