@@ -401,16 +401,37 @@ def make_wrappers(sam):
             dense = has * pe.mask_downscaling(mask_input)
             return dense + (1.0 - has) * pe.no_mask_embed.weight.reshape(1, -1, 1, 1)
 
+        def predict_masks(self, image_embeddings: Tensor, sparse: Tensor, dense: Tensor):
+            """upstream MaskDecoder.predict_masks (segment_anything/modeling/mask_decoder.py)
+            without its repeat_interleave of the image embedding and positional encoding per
+            prompt: they enter upstream's TwoWayTransformer with their own batch (1 with the
+            ONNX-style inputs: one image, one mask_input) and broadcast against the B prompts.
+            Until the first image-to-token attention adds prompt-specific values to the image
+            tokens, every prompt's image tokens are the same, so the key and value projections
+            of the first token-to-image attention and the query projection of the first
+            image-to-token attention run once instead of B times, and the two B-fold copies of
+            the 256x64x64 maps are never made. Upstream's Attention and TwoWayAttentionBlock
+            broadcast as they are; the rest is upstream's arithmetic in upstream's order."""
+            md = self.mask_decoder
+            tokens = torch.cat([md.iou_token.weight, md.mask_tokens.weight], dim=0)
+            tokens = tokens.unsqueeze(0).expand(sparse.size(0), -1, -1)
+            tokens = torch.cat((tokens, sparse), dim=1)
+            src = image_embeddings + dense  # [1 or B, C, h, w]
+            hs, keys = md.transformer(src, self.dense_pe, tokens)
+            b = hs.shape[0]
+            keys = keys.expand(b, -1, -1)  # still batch 1 only if the transformer had no layers
+            src = keys.transpose(1, 2).reshape(b, src.shape[1], src.shape[2], src.shape[3])
+            up = md.output_upscaling(src)
+            hyper = torch.stack([mlp(hs[:, 1 + i, :])
+                                 for i, mlp in enumerate(md.output_hypernetworks_mlps)], dim=1)
+            masks = (hyper @ up.flatten(2)).reshape(b, -1, up.shape[2], up.shape[3])
+            return masks, md.iou_prediction_head(hs[:, 0, :])
+
         def forward(self, image_embeddings: Tensor, point_coords: Tensor, point_labels: Tensor,
                     mask_input: Tensor, has_mask_input: Tensor, orig_im_size: Tensor):
             sparse = self.embed_points(point_coords, point_labels)
             dense = self.embed_masks(mask_input, has_mask_input)
-            masks, iou = self.mask_decoder.predict_masks(
-                image_embeddings=image_embeddings,
-                image_pe=self.dense_pe,
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-            )
+            masks, iou = self.predict_masks(image_embeddings, sparse, dense)
             return iou, masks
 
     return SamEncoder(sam).eval(), SamPromptDecoder(sam).eval()
