@@ -6,7 +6,8 @@
 # Usage: scripts/bench/bench_depth.sh [N]        (default: 40 images)
 #
 # N synthetic JPEGs of SIZE (default 1280x720, run at 924x518 by the lower-bound resize rule);
-# REPEAT times each: vfm (default worker split), vfm with one worker, python loop. Both write a
+# REPEAT times each: vfm (default worker split), vfm with one worker, python loop, and the python
+# loop given vfm's malloc settings through glibc's environment variables. All write a
 # per-image 16-bit PNG (per-image normalised) and JSON. img/s = N / wall time of the whole
 # process (start-up and model load included), median over REPEAT; peak RSS from /usr/bin/time.
 # Then vfm's and python's 16-bit maps are compared (parity): mean and max absolute difference
@@ -71,6 +72,10 @@ timed() {
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
+# lib/src/runtime.cpp tune_malloc() as glibc environment variables: the same allocator settings
+# for the Python loop, to separate them from the rest of vfm's gain.
+VFM_MALLOC_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4611686018427387904 MALLOC_MMAP_MAX_=0
+  MALLOC_ARENA_MAX=1)
 declare -A walls=() rss=()
 for ((r = 1; r <= REPEAT; r++)); do
   echo "== run $r/$REPEAT: vfm" >&2
@@ -86,6 +91,11 @@ for ((r = 1; r <= REPEAT; r++)); do
   walls[py]+=" $(timed "$LOGS/python" "$PY" "$HERE/python_loop_depth.py" "$MODEL" "$IMG" \
     "$BENCH_DIR/out/python" "${py_thread_args[@]}")"
   rss[py]+=" $(cat "$LOGS/python.rss")"
+  echo "== run $r/$REPEAT: python loop with vfm's malloc settings" >&2
+  rm -rf "$BENCH_DIR/out/python_malloc"
+  walls[pym]+=" $(timed "$LOGS/python_malloc" env "${VFM_MALLOC_ENV[@]}" "$PY" \
+    "$HERE/python_loop_depth.py" "$MODEL" "$IMG" "$BENCH_DIR/out/python_malloc" "${py_thread_args[@]}")"
+  rss[pym]+=" $(cat "$LOGS/python_malloc.rss")"
 done
 echo "== parity run (full-size decode)" >&2
 "$DEPTH" -c "$CONFIG" -m "$MODEL" "$IMG" -o "$BENCH_DIR/out/vfm_exact" --overwrite -q \
@@ -93,13 +103,15 @@ echo "== parity run (full-size decode)" >&2
 
 "$PY" - "$BENCH_DIR" "$N" "$SIZE" "$REPEAT" "$LOAD0" "$(git -C "$ROOT" rev-parse --short HEAD)" \
   "$(echo "${walls[vfm]}" | median)" "$(echo "${walls[w1]}" | median)" "$(echo "${walls[py]}" | median)" \
+  "$(echo "${walls[pym]}" | median)" \
   "$(echo "${rss[vfm]}" | tr ' ' '\n' | sort -g | tail -n1)" "$(echo "${rss[w1]}" | tr ' ' '\n' | sort -g | tail -n1)" \
-  "$(echo "${rss[py]}" | tr ' ' '\n' | sort -g | tail -n1)" <<'PYEOF' | tee "$BENCH_DIR/results.md"
+  "$(echo "${rss[py]}" | tr ' ' '\n' | sort -g | tail -n1)" "$(echo "${rss[pym]}" | tr ' ' '\n' | sort -g | tail -n1)" \
+  <<'PYEOF' | tee "$BENCH_DIR/results.md"
 import glob, json, os, sys
 import cv2, numpy as np
 bench, n, size, repeat, load0, git = sys.argv[1:7]
-wv, ww, wp = map(float, sys.argv[7:10])
-rv, rw, rp = map(int, sys.argv[10:13])
+wv, ww, wp, wm = map(float, sys.argv[7:11])
+rv, rw, rp, rm = map(int, sys.argv[11:15])
 n = int(n)
 run = json.load(open(os.path.join(bench, "out", "vfm", "run.json")))
 py = json.loads(open(os.path.join(bench, "logs", "python.out")).read().strip().splitlines()[-1])
@@ -119,7 +131,8 @@ print(f"- {n} synthetic {size} JPEGs, input 518 (lower bound, multiple of 14); o
 print("- img/s = N / wall time of the whole process (start-up and model load included)\n")
 print("| variant | img/s | vs python | peak RSS MB |")
 print("|---|---|---|---|")
-for name, w, r in (("vfm (default workers)", wv, rv), ("vfm workers=1", ww, rw), ("python loop", wp, rp)):
+for name, w, r in (("vfm (default workers)", wv, rv), ("vfm workers=1", ww, rw), ("python loop", wp, rp),
+                   ("python loop, vfm's malloc settings", wm, rm)):
     print(f"| {name} | {n / w:.2f} | {wp / w:.2f}x | {r / 1024:.0f} |")
 print(f"\n- vfm stage means (ms/img): {json.dumps(run.get('mean_ms', run.get('stages', {})))}")
 print(f"- python stage means (ms/img): {json.dumps(py['mean_ms'])}; model load {py['load_s']} s")

@@ -51,7 +51,7 @@
 #                (when made with the same N, SIZE and points per side) and marked with their time
 #                upstream_malloc: upstream with glibc malloc tuned through its environment
 #                variables the way vfm tunes it with mallopt (lib/src/runtime.cpp tune_malloc:
-#                no mmap'ed blocks, one arena, 32 MB mmap threshold, 1 GB trim threshold), to
+#                no mmap'ed blocks, one arena, 32 MB mmap threshold, no trimming: a 2^62 threshold), to
 #                tell how much of the difference is the allocator (not in the default SIDES)
 #   PARITY       1: run parity_sam.py on the first image for setting b (default: 1); it holds
 #                every mask of both sides as float32 at once (2 x 3 x PPS_B^2 x W x H x 4 bytes:
@@ -180,7 +180,7 @@ for s in $SETTINGS; do
         upstream | upstream_malloc)
           menv=()
           [ "$side" = upstream ] || menv=(env MALLOC_MMAP_MAX_=0 MALLOC_ARENA_MAX=1
-            MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824)
+            MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4611686018427387904)
           rm -rf "$BENCH_DIR/out/${side}_$s"
           w=$(timed "$log" "${menv[@]}" "$PY" "$HERE/amg_upstream.py" --package "$SAM_PACKAGE" \
             --amg "$AMG" --threads "$THREADS" --stats "$log.stats.json" -- \

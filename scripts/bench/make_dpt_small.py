@@ -12,6 +12,12 @@ projections to 48/96/192/384 channels, resampled x4, x2, x1, x0.5, four fusion b
 residual 3x3 conv units, output convs 64->32->32->1 with ReLU). Input [B, 3, H, W] normalised,
 H and W multiples of 14; output [B, H, W] (relative disparity), as export_depth_anything_v2.py
 produces. About 24.8 M parameters, as the released checkpoint.
+
+Attention is written as DINOv2's Attention.forward (qkv projection, q scaled, softmax(q k^T) v
+as separate ops), the form a trace of upstream contains (export_depth_anything_v2.py on the
+upstream repo gives 12 matmul-softmax-matmul chains). An earlier version used
+nn.MultiheadAttention, whose one-op fast path (_native_multi_head_attention) no export has and
+which allocates far less: it made the Python loop 3x faster than on the real export.
 """
 import argparse
 
@@ -22,11 +28,29 @@ from torch import Tensor, nn
 PATCH = 14  # ViT-S/14
 
 
+class Attention(nn.Module):
+    """DINOv2's attention as Depth Anything V2 runs it without xformers (one qkv projection,
+    q scaled, softmax(q k^T) v per head): the form its traced export contains."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        a = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((a @ v).transpose(1, 2).reshape(b, n, c))
+
+
 class Block(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.attn = Attention(dim, heads)
         self.ls1 = nn.Parameter(torch.full((dim,), 1e-5))
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
@@ -34,7 +58,7 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.norm1(x)
-        x = x + self.ls1 * self.attn(y, y, y, need_weights=False)[0]
+        x = x + self.ls1 * self.attn(y)
         return x + self.ls2 * self.mlp(self.norm2(x))
 
 
