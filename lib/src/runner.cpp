@@ -287,8 +287,7 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
                          std::to_string(std::lround(budget)) +
                          " MB are available to them (runtime.memory_mb)");
                 rs.workers = fit;
-                rs.per_worker = std::max(1, rs.threads / rs.workers);
-                set_thread_compute(rs.per_worker);
+                rs.per_worker = std::max(1, rs.threads / rs.workers);  // set by each worker
                 cv::setNumThreads(rs.per_worker);
             }
         }
