@@ -67,20 +67,8 @@ void embedded_task::load(const std::string& device,
         mo.path = model_path_;
         mo.nhwc_input = nhwc_;
         model_ = load_model(mo);
-        tensor warm;
-        warm.shape = {1, 3, task_->input_h(), task_->input_w()};
-        warm.data.assign(static_cast<size_t>(warm.numel()), 0.f);
-        warm.mem = layout::nhwc;
-        std::vector<tensor> outs;
         try {
-            outs = model_->forward(warm);
-        } catch (const std::exception& e) {
-            std::string m = e.what();
-            throw fatal_error(what_ + ": " + model_path_ +
-                              ": forward pass failed: " + m.substr(0, m.find('\n')));
-        }
-        try {
-            task_->check_outputs(outs);
+            warm_up(*model_, *task_, model_path_, 1);
         } catch (const fatal_error& e) {
             throw fatal_error(what_ + ": " + e.what());
         }

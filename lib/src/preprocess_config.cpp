@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vfm/error.h"
+#include "vfm/model.h"
 #include "vfm/task.h"
 
 namespace vfm {
@@ -50,6 +51,22 @@ preprocess_options preprocess_from_config(const json& c) {
     o.pad_value = get_path(c, "preprocess.pad_value").get<float>();
 
     return o;
+}
+
+void warm_up(model& m, const task& t, const std::string& model_path, int passes) {
+    tensor blank;
+    blank.shape = {1, 3, t.input_h(), t.input_w()};
+    blank.data.assign(static_cast<size_t>(blank.numel()), 0.f);
+    blank.mem = layout::nhwc;
+    std::vector<tensor> outs;
+    try {
+        for (int i = 0; i < passes; ++i) outs = m.forward(blank);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        throw fatal_error(model_path + ": forward pass on a " + shape_str(blank.shape) +
+                          " input failed: " + msg.substr(0, msg.find('\n')));
+    }
+    t.check_outputs(outs);
 }
 
 void prepare_whole_image(work_item& w, const preprocess_options& o, bool own_size) {

@@ -248,33 +248,18 @@ int run_app(int argc, char** argv, std::unique_ptr<task> t) {
         }
         double forward_mb = 0;
         if (has_main) {
-            tensor warm;
-            warm.shape = {1, 3, t->input_h(), t->input_w()};
-            warm.data.assign(static_cast<size_t>(warm.numel()), 0.f);
-            warm.mem = layout::nhwc;
-            std::vector<tensor> outs;
             const long rss_before = peak_rss_kb();
-            try {
-                // Twice: TorchScript's profiling executor optimises the graph after its first
-                // runs, which should not land on the first images.
-                run_in_compute_thread(rs.per_worker, [&] {
-                    outs = models[0]->forward(warm);
-                    outs = models[0]->forward(warm);
-                });
-            } catch (const std::exception& e) {
-                std::string m = e.what();
-                throw fatal_error(model_path + ": forward pass on a " + shape_str(warm.shape) +
-                                  " input failed: " + m.substr(0, m.find('\n')));
-            }
-            t->check_outputs(outs);
+            // Twice: the first images should not pay for TorchScript's graph optimisation.
+            run_in_compute_thread(rs.per_worker, [&] { warm_up(*models[0], *t, model_path, 2); });
             forward_mb = static_cast<double>(peak_rss_kb() - rss_before) / 1024.0;
         }
         // Workers by memory: each runs its own forward pass (and the task's extra, e.g. a SAM
         // decoder batch) at once, so N workers need about N times one's peak.
+        const double extra_mb = t->worker_extra_memory_mb();
         json memory_info = {{"forward_mb", std::round(forward_mb)},
-                            {"task_extra_mb", std::round(t->worker_extra_memory_mb())}};
+                            {"task_extra_mb", std::round(extra_mb)}};
         if (rs.workers_auto && rs.workers > 1) {
-            const double per = forward_mb + t->worker_extra_memory_mb();
+            const double per = forward_mb + extra_mb;
             const int cfg_mb = get_path(cfg, "runtime.memory_mb").get<int>();
             const double budget =
                 cfg_mb > 0 ? cfg_mb : 0.8 * static_cast<double>(mem_available_kb()) / 1024.0;

@@ -134,6 +134,13 @@ void prepare_whole_image(work_item& w, const preprocess_options& o, bool own_siz
 // cv::INTER_* for preprocess.interpolation (linear, cubic, area, nearest); throws fatal_error.
 int interpolation_of(const std::string& name);
 
+class model;
+// The warm-up the runner and embedded tasks run before any input: `passes` forward passes of a
+// zero [1, 3, input_h, input_w] image (TorchScript's profiling executor optimises its graph
+// after the first), then the task's output-contract check. Throws fatal_error: "MODEL_PATH:
+// forward pass on a [1, 3, H, W] input failed: ..." or the check's own.
+void warm_up(model& m, const task& t, const std::string& model_path, int passes);
+
 // Runs a task's binary: the whole CLI, runner and exit code. Apps' main() call this.
 int run_app(int argc, char** argv, std::unique_ptr<task> t);
 
