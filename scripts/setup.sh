@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(build-essential cmake git pkg-config
       libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2
       libopenblas0-openmp
-      python3-torch python3-onnx python3-opencv python3-numpy python3-skimage
+      python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy python3-skimage
       python-matplotlib-data)
 
 sudo=""

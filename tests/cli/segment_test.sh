@@ -101,6 +101,81 @@ semantic_bad_model)
   expect_rc 2 "$SEGMENT" -c "$SF/colour.json" --set 'labels=["a","b"]' "$SF/images" -o "$W/o2"
   expect_err "labels: 2 names for a model with 3 classes"
   ;;
+semantic_lower_bound)
+  # preprocess.resize lower_bound: every image gets its own input size (shorter side to the input
+  # size, sides to a multiple of 4); the label map still lands on the rectangles, tall.png's
+  # halves split where they are
+  expect_rc 0 "$SEGMENT" -c "$SF/colour.json" "$SF/images" -o "$W/o" -q \
+    --set preprocess.resize=lower_bound --set 'model.input_size=[40,40]' --set model.multiple_of=4
+  pyrun '
+o = sys.argv[1]
+lab = cv2.imread(f"{o}/labels/shapes.png", cv2.IMREAD_UNCHANGED)
+red, green = lab == 0, lab == 1
+assert iou(red, rect(80, 100, 20, 10, 60, 50)) > 0.9, iou(red, rect(80, 100, 20, 10, 60, 50))
+assert iou(green, rect(80, 100, 70, 50, 90, 70)) > 0.7, iou(green, rect(80, 100, 70, 50, 90, 70))
+t = cv2.imread(f"{o}/labels/tall.png", cv2.IMREAD_UNCHANGED)
+assert t.shape == (90, 40) and (t[:43] == 0).all() and (t[47:] == 2).all()
+' "$W/o"
+  expect_rc 2 "$SEGMENT" -c "$SF/colour.json" "$SF/images" -o "$W/b" \
+    --set preprocess.resize=lower_bound --set model.multiple_of=0
+  expect_err "model.multiple_of: must be at least 1"
+  # the sam family sizes its input itself
+  expect_rc 2 "$SEGMENT" -c "$SAM/fixture.json" "$SAM/shapes.png" -o "$W/b2" \
+    --set preprocess.resize=lower_bound
+  expect_err "preprocess.resize: expected letterbox or stretch"
+  ;;
+semantic_torchvision)
+  # torchvision's LR-ASPP MobileNetV3 (upstream code through scripts/export_semantic.py, random
+  # weights) on three photos at their own aspect (lower_bound 520): vfm's label maps against the
+  # eager model run by scripts/parity_semantic.py; a wrong channel order is caught; checkpoints
+  # are checked by torchvision's hash suffix and by architecture
+  "$PY" -c 'import torchvision' 2>/dev/null || { echo "SKIP: no torchvision for $PY"; exit 77; }
+  data=$("$PY" -c 'import os, skimage.data; print(os.path.dirname(skimage.data.__file__))')
+  imgs=("$data/chelsea.png" "$data/astronaut.png" "$data/coffee.png")
+  arch=lraspp_mobilenet_v3_large
+  expect_rc 0 "$PY" "$SRC/scripts/export_semantic.py" --arch $arch --random-weights 0 --out "$W/m"
+  cfg="$W/m/$arch.json"
+  expect_rc 0 "$SEGMENT" -c "$cfg" "${imgs[@]}" -o "$W/o" -q
+  parity() {
+    "$PY" "$SRC/scripts/parity_semantic.py" --arch $arch --random-weights 0 --config "$cfg" \
+      --vfm-labels "$1/labels" --image "${imgs[0]}" --image "${imgs[1]}" --image "${imgs[2]}" \
+      --min-agreement 0.995 >"$W/parity" 2>&1
+  }
+  parity "$W/o" || { cat "$W/parity"; fail "label maps differ from the eager model"; }
+  cat "$W/parity"
+  pyrun '
+o = sys.argv[1]
+j = json.load(open(o + "/chelsea.json"))
+assert j["family"] == "semantic" and (j["width"], j["height"]) == (451, 300), j
+assert j["classes"] and all(c["label"] for c in j["classes"]), j["classes"]
+r = json.load(open(o + "/run.json"))
+assert r["info"]["labels"][15] == "person" and len(r["info"]["labels"]) == 21
+' "$W/o"
+  expect_rc 0 "$SEGMENT" -c "$cfg" "${imgs[0]}" -o "$W/bgr" -q --set preprocess.color=bgr
+  "$PY" "$SRC/scripts/parity_semantic.py" --arch $arch --random-weights 0 --config "$cfg" \
+    --vfm-labels "$W/bgr/labels" --image "${imgs[0]}" --min-agreement 0.995 >"$W/p2" 2>&1 &&
+    fail "parity_semantic missed a BGR/RGB swap"
+  # checkpoints: the same weights saved as torchvision names them (NAME-<sha256 prefix>.pth)
+  "$PY" - "$SRC/scripts" "$W/ck.pth" <<'PYEOF' || fail "cannot save a checkpoint"
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from export_semantic import build
+torch.save(build("lraspp_mobilenet_v3_large", random_seed=0)[0].state_dict(), sys.argv[2])
+PYEOF
+  sha=$(sha256sum "$W/ck.pth" | cut -c1-8)
+  cp "$W/ck.pth" "$W/$arch-$sha.pth" && cp "$W/ck.pth" "$W/$arch-00000000.pth"
+  expect_rc 0 "$PY" "$SRC/scripts/export_semantic.py" --arch $arch --checkpoint "$W/$arch-$sha.pth" \
+    --out "$W/m2"
+  grep -q "\"checkpoint_sha256\": \"$sha" "$W/out" || fail "checkpoint sha256 not reported"
+  expect_rc 0 "$SEGMENT" -c "$W/m2/$arch.json" "${imgs[@]}" -o "$W/o2" -q
+  cmp "$W/o/labels/chelsea.png" "$W/o2/labels/chelsea.png" || fail "checkpoint export differs"
+  expect_rc 2 "$PY" "$SRC/scripts/export_semantic.py" --arch $arch --checkpoint "$W/$arch-00000000.pth" \
+    --out "$W/m3"
+  expect_err "does not start with the file name's 00000000"
+  expect_rc 2 "$PY" "$SRC/scripts/export_semantic.py" --arch deeplabv3_mobilenet_v3_large \
+    --checkpoint "$W/ck.pth" --out "$W/m3"
+  expect_err "not a deeplabv3_mobilenet_v3_large checkpoint"
+  ;;
 bodypix_person_iou)
   # real weights: BodyPix (../shared/models, converted by onnx2ts) person IoU on COCO images where
   # people cover >= 5 % of the frame (measured: mean 0.649, pooled 0.729 over 36 images)

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "sam.h"
+#include "vfm/depth.h"
 #include "vfm/detect_task.h"
 #include "vfm/embedded_task.h"
 #include "vfm/error.h"
@@ -32,6 +33,12 @@ constexpr double decoder_mb_per_prompt = 43;
 schema segment_schema() {
     using j = nlohmann::ordered_json;
     schema s{common_fields()};
+    for (auto& f : s.fields)
+        if (f.path == "preprocess.resize")
+            f.help =
+                "letterbox, stretch, or (semantic) lower_bound: keep the aspect, shorter side to "
+                "the input size, sides rounded to model.multiple_of (torchvision's Resize(520) "
+                "for [520, 520]); per-image sizes, batched by shape";
     std::vector<field> own = {
         {"labels", ftype::labels, j::array(),
          "class names (semantic: one per output class; sam: names for detector classes)"},
@@ -76,6 +83,8 @@ schema segment_schema() {
          "grid points per side divided by this per layer"},
         {"everything.min_mask_region_area", ftype::number, 0,
          "remove holes and islands smaller than this (px)"},
+        {"model.multiple_of", ftype::integer, 1,
+         "semantic, preprocess.resize lower_bound: input sides rounded to a multiple of this"},
         {"semantic.output", ftype::integer, 0, "model output holding the logits"},
         {"semantic.output_layout", ftype::string, "nchw", "nchw or nhwc (TF exports)"},
         {"semantic.activation", ftype::string, "none", "none, sigmoid or softmax"},
@@ -156,7 +165,19 @@ class segment_task final : public task {
         const auto& lab = get_path(c, "labels");
         labels_ = lab.is_string() ? load_labels(lab.get<std::string>(), rc.base_dir)
                                   : make_labels(lab.get<std::vector<std::string>>());
-        pre_ = preprocess_from_config(c);
+        // lower_bound: the model input follows each image's aspect (fully convolutional
+        // segmenters, as torchvision's references run them); the sides come from
+        // depth_input_size, the same rule as depth's.
+        keep_aspect_ = family_ == "semantic" &&
+                       get_path(c, "preprocess.resize").get<std::string>() == "lower_bound";
+        if (keep_aspect_) {
+            pre_ = pixel_options_from_config(c);
+            pre_.letterbox = false;
+            multiple_ = get_path(c, "model.multiple_of").get<int>();
+            if (multiple_ < 1) throw fatal_error("model.multiple_of: must be at least 1");
+        } else {
+            pre_ = preprocess_from_config(c);
+        }
         out_json_ = get_path(c, "outputs.json").get<bool>();
         out_masks_ = get_path(c, "outputs.masks").get<bool>();
         out_instances_ = get_path(c, "outputs.instance_map").get<bool>();
@@ -213,12 +234,26 @@ class segment_task final : public task {
         if (out_overlay_ || detector_ ||
             (family_ == "sam" && mode_ == "everything" && amg_layers_ > 0))
             return 1;
+        if (keep_aspect_) {
+            if (s.w <= 0 || s.h <= 0) return 1;
+            depth_size t = input_size_for(s.w, s.h);
+            return choose_reduction(s, t.w, t.h, false);
+        }
         return choose_reduction(s, pre_.in_w, pre_.in_h, pre_.letterbox);
     }
 
     void prepare(work_item& w) const override {
         if (family_ == "sam") return prepare_sam(w);
-        prepare_whole_image(w, pre_);
+        if (!keep_aspect_) return prepare_whole_image(w, pre_);
+        // The input size follows the original image (a reduced decode only shrinks the source).
+        depth_size t = input_size_for(w.img.orig_w, w.img.orig_h);
+        if (static_cast<double>(t.w) * t.h > 64.0 * pre_.in_w * pre_.in_h)
+            throw input_error("model input " + std::to_string(t.w) + "x" + std::to_string(t.h) +
+                              " for this aspect ratio is over 64 times model.input_size; use "
+                              "preprocess.resize letterbox or stretch");
+        preprocess_options o = pre_;
+        o.in_w = t.w, o.in_h = t.h;
+        prepare_whole_image(w, o, true);
     }
 
     void check_outputs(const std::vector<tensor>& outs) const override {
@@ -626,8 +661,9 @@ class segment_task final : public task {
                                                   nlohmann::ordered_json& extra) const {
         const int W = w.img.orig_w, H = w.img.orig_h;
         int classes = 0;
-        cv::Mat lab = semantic_label_map(outs, first_row, w.rows[0], pre_.in_w, pre_.in_h, W, H,
-                                         sem_, &classes);
+        const int in_w = w.in_w ? w.in_w : pre_.in_w, in_h = w.in_h ? w.in_h : pre_.in_h;
+        cv::Mat lab =
+            semantic_label_map(outs, first_row, w.rows[0], in_w, in_h, W, H, sem_, &classes);
         // One record per class present, label 0 (background) included only when named.
         std::vector<mask_record> out;
         nlohmann::ordered_json present = nlohmann::ordered_json::array();
@@ -652,6 +688,11 @@ class segment_task final : public task {
         extra["classes"] = present;
         w.aux.assign(lab.begin<uint16_t>(), lab.end<uint16_t>());  // the label map, for writers
         return out;
+    }
+
+    depth_size input_size_for(int img_w, int img_h) const {
+        return depth_input_size(img_w, img_h, pre_.in_w, pre_.in_h, multiple_,
+                                depth_resize::lower_bound);
     }
 
     // ---- shared ----
@@ -714,6 +755,8 @@ class segment_task final : public task {
     yolov8_seg_params seg_;
     double min_area_ = 0;
     int background_ = 0;
+    bool keep_aspect_ = false;  // preprocess.resize lower_bound
+    int multiple_ = 1;
 };
 
 }  // namespace

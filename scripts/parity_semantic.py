@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Checks vfm's semantic label maps against the upstream model run eagerly in Python.
+
+    parity_semantic.py --arch ARCH (--checkpoint FILE | --random-weights SEED) [--package DIR]
+                       --config VFM_CONFIG.json --vfm-labels DIR --image IMG [--image IMG ...]
+                       [--min-agreement 0.99]
+
+The model is rebuilt by export_semantic.build (upstream code, the same weights). The reference
+pipeline is written here, from the config's numbers, with OpenCV and torch, independently of
+vfm's C++: the input size (lower_bound: the shorter side to input_size, the other side
+round(scale x side) rounded half to even and to model.multiple_of; stretch: input_size; letterbox
+is not supported here), cv2.resize with the config's interpolation, (x - mean) / std in the
+config's channel order, the eager forward, the logits resized to the original image with
+F.interpolate (bilinear, align_corners False: what torchvision's references and vfm do), argmax.
+
+For each image it compares with vfm's <vfm-labels>/<stem>.png: the fraction of pixels with the
+same label, and the IoU of every class present on either side (pixel-weighted mean printed).
+Exit 1 when an image's agreement is below --min-agreement.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+INTERP = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA,
+          "nearest": cv2.INTER_NEAREST}
+
+
+def input_size(w, h, cfg):
+    tw, th = cfg["model"]["input_size"]
+    pre = cfg.get("preprocess", {})
+    resize = pre.get("resize", "letterbox")
+    if resize == "stretch":
+        return tw, th
+    if resize != "lower_bound":
+        raise SystemExit(f"parity_semantic: preprocess.resize {resize} not supported here")
+    mult = cfg["model"].get("multiple_of", 1)
+    scale = max(tw / w, th / h)
+
+    def fit(x, lo):
+        y = np.round(x / mult) * mult  # half to even, as np.round
+        if y < lo:
+            y = np.ceil(x / mult) * mult
+        return max(mult, int(y))
+
+    return fit(scale * w, tw), fit(scale * h, th)
+
+
+def reference_labels(model, bgr, cfg):
+    import torch
+    import torch.nn.functional as F
+    pre = cfg.get("preprocess", {})
+    h, w = bgr.shape[:2]
+    iw, ih = input_size(w, h, cfg)
+    x = cv2.resize(bgr, (iw, ih), interpolation=INTERP[pre.get("interpolation", "linear")])
+    if pre.get("color", "rgb") == "rgb":
+        x = cv2.cvtColor(x, cv2.COLOR_BGR2RGB)
+    x = (x.astype(np.float32) - np.float32(pre.get("mean", [0, 0, 0]))) / np.float32(
+        pre.get("std", [255, 255, 255]))
+    t = torch.from_numpy(x).permute(2, 0, 1)[None].contiguous()
+    with torch.no_grad():
+        logits = model(t)
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+    return logits[0].argmax(0).numpy().astype(np.int32)
+
+
+def compare(ref, got):
+    agree = float((ref == got).mean())
+    ious = {}
+    for k in np.union1d(np.unique(ref), np.unique(got)):
+        a, b = ref == k, got == k
+        ious[int(k)] = (float((a & b).sum() / max(1, (a | b).sum())), int(a.sum()))
+    total = sum(n for _, n in ious.values())
+    mean_iou = sum(i * n for i, n in ious.values()) / max(1, total)
+    return agree, mean_iou, ious
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", required=True)
+    w = ap.add_mutually_exclusive_group(required=True)
+    w.add_argument("--checkpoint")
+    w.add_argument("--random-weights", type=int, metavar="SEED")
+    ap.add_argument("--package")
+    ap.add_argument("--config", required=True, help="the vfm config the binary ran")
+    ap.add_argument("--vfm-labels", required=True, help="vfm's labels/ folder")
+    ap.add_argument("--image", action="append", required=True)
+    ap.add_argument("--min-agreement", type=float, default=0.99)
+    args = ap.parse_args(argv)
+
+    from export_semantic import build
+    cfg = json.load(open(args.config))
+    _, model = build(args.arch, args.checkpoint, args.random_weights, args.package)
+    worst = 1.0
+    for path in args.image:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        got = cv2.imread(os.path.join(args.vfm_labels, stem + ".png"), cv2.IMREAD_UNCHANGED)
+        if bgr is None or got is None:
+            print(f"error: parity_semantic: cannot read {path} or vfm's {stem}.png",
+                  file=sys.stderr)
+            return 2
+        ref = reference_labels(model, bgr, cfg)
+        if ref.shape != got.shape:
+            print(f"error: parity_semantic: {stem}: vfm map {got.shape} vs {ref.shape}",
+                  file=sys.stderr)
+            return 1
+        agree, miou, ious = compare(ref, got.astype(np.int32))
+        worst = min(worst, agree)
+        classes = " ".join(f"{k}:{i:.3f}" for k, (i, n) in sorted(ious.items()) if n)
+        iw, ih = input_size(bgr.shape[1], bgr.shape[0], cfg)
+        print(f"{stem}: {bgr.shape[1]}x{bgr.shape[0]} (input {iw}x{ih}) agreement {agree:.5f}, "
+              f"pixel-weighted class IoU {miou:.4f}; per class {classes}")
+    print(json.dumps({"images": len(args.image), "min_agreement": worst}))
+    return 0 if worst >= args.min_agreement else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
