@@ -23,6 +23,15 @@ Architectures (--arch), each built by its upstream code, weights loaded with loa
       then skin ... hat). Preprocessing as upstream test.py: RGB, stretched to 512x512
       (PIL bilinear; vfm: area), ImageNet mean/std; the first of BiSeNet's three outputs (the
       fused head; the other two are training-only auxiliary heads).
+  topformer (TopFormer, --package: a checkout of https://github.com/hustvl/TopFormer, --mm-config:
+  one of its local_configs/topformer/*.py, e.g. topformer_tiny_512x512_160k_2x8_ade20k.py, with
+  the matching checkpoint from its README): the model, labels (the config's dataset class in
+  mmseg/datasets/) and preprocessing (img_norm_cfg; the test pipeline's keep-ratio Resize to the
+  shorter side of img_scale and its ResizeToMultiple divisor; vfm rounds to the nearest multiple
+  where mmseg rounds up) are read from that config. Upstream's Topformer backbone and SimpleHead
+  are imported from the checkout; the few mmcv / mmseg names they import come from stand-ins
+  written here (install_mm_shims), so neither mmcv nor mmseg is needed. Exported as upstream's
+  EncoderDecoder.encode_decode: logits resized to the input size (bilinear), no background class.
 
 The exported forward(x: float [B, 3, H, W], already normalised by vfm) -> logits [B, C, H', W'].
 It is traced, then checked against the eager model at two input shapes (the traced graph must
@@ -64,15 +73,17 @@ CELEBAMASK_LABELS = ["background", "skin", "l_brow", "r_brow", "l_eye", "r_eye",
 
 TORCHVISION_ARCHS = ("deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
                      "fcn_resnet50", "fcn_resnet101", "lraspp_mobilenet_v3_large")
-ARCHS = TORCHVISION_ARCHS + ("bisenet-face",)
+ARCHS = TORCHVISION_ARCHS + ("bisenet-face", "topformer")
 
 
 class ExportError(Exception):
     pass
 
 
-def arch_spec(arch):
+def arch_spec(arch, package=None, mm_config=None):
     """What vfm needs to run ARCH: labels, input size, preprocessing, check shapes (H, W)."""
+    if arch == "topformer":
+        return topformer_spec(package, mm_config)
     if arch in TORCHVISION_ARCHS:
         return {"labels": VOC_LABELS, "input_size": [520, 520],
                 "preprocess": {"color": "rgb", "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
@@ -84,15 +95,18 @@ def arch_spec(arch):
                 "preprocess": {"color": "rgb", "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
                                "resize": "stretch", "interpolation": "area"},
                 "check_shapes": [(1, 512, 512), (2, 384, 512)],
-                "reference": "zllrunning/face-parsing.PyTorch test.py (512x512, BiSeNet out[0])"}
+                "reference": "zllrunning/face-parsing.PyTorch test.py (512x512, BiSeNet out[0])",
+                "background": 0}
     raise ExportError(f"unknown --arch {arch} (known: {', '.join(ARCHS)})")
 
 
 def load_state_dict(path):
     import torch
     sd = torch.load(path, map_location="cpu")
-    if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
-        sd = sd["model"]  # torchvision training references save {"model": ..., ...}
+    for key in ("model", "state_dict"):  # torchvision references' / mmseg's training checkpoints
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
     if not isinstance(sd, dict):
         raise ExportError(f"{path}: not a state_dict")
     return sd
@@ -154,7 +168,239 @@ def _build_bisenet(package, sd):
     return model, Out(model)
 
 
-def build(arch, checkpoint=None, random_seed=None, package=None):
+# ---------------------------------------------------------------------------------------------
+# TopFormer: mmcv / mmseg stand-ins (written for vfm) and the mmseg config reader.
+# ---------------------------------------------------------------------------------------------
+def install_mm_shims():
+    """Puts into sys.modules the names TopFormer's backbone (mmseg/models/backbones/topformer.py)
+    and SimpleHead (mmseg/models/decode_heads/simple_head.py) import, when mmcv is missing:
+    ConvModule (conv, then the norm registered as "bn", then `activate`: mmcv's order and
+    state_dict names), build_norm_layer (BN / SyncBN -> ("bn", BatchNorm2d)), BaseModule,
+    registries that only return the class, mmseg.ops.resize (F.interpolate) and a BaseDecodeHead
+    with mmseg's inference members (conv_seg, dropout, in_index / input_transform selection,
+    cls_seg). Training members (losses, samplers, init_cfg) are left out."""
+    import types
+    import torch.nn.functional as F
+    from torch import nn
+    if "mmcv" in sys.modules and not getattr(sys.modules["mmcv"], "vfm_shim", False):
+        return  # a real mmcv is imported: use it
+
+    def module(name, **attrs):
+        m = sys.modules.get(name) or types.ModuleType(name)
+        m.__dict__.update(attrs)
+        m.__path__, m.vfm_shim = [], True
+        sys.modules[name] = m
+        return m
+
+    class Registry:
+        def register_module(self, *args, **kwargs):
+            if args and isinstance(args[0], type):
+                return args[0]
+            return lambda cls: cls
+
+    def build_norm_layer(cfg, num_features, postfix=""):
+        if cfg.get("type") not in ("BN", "BN2d", "SyncBN"):
+            raise ExportError(f"norm_cfg type {cfg.get('type')}: only BN / SyncBN are supported")
+        layer = nn.BatchNorm2d(num_features, eps=cfg.get("eps", 1e-5),
+                               momentum=cfg.get("momentum", 0.1))
+        return "bn" + str(postfix), layer
+
+    acts = {"ReLU": nn.ReLU, "ReLU6": nn.ReLU6, "Sigmoid": nn.Sigmoid, "GELU": nn.GELU,
+            "HSigmoid": nn.Hardsigmoid, "HSwish": nn.Hardswish}
+
+    class ConvModule(nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                     dilation=1, groups=1, bias="auto", conv_cfg=None, norm_cfg=None,
+                     act_cfg={"type": "ReLU"}, inplace=True, **unused):
+            super().__init__()
+            if conv_cfg is not None or unused.get("order", ("conv", "norm", "act")) != (
+                    "conv", "norm", "act"):
+                raise ExportError("ConvModule stand-in: only plain Conv2d in conv-norm-act order")
+            if bias == "auto":
+                bias = norm_cfg is None
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
+                                  dilation, groups, bias=bias)
+            self.norm_name = None
+            if norm_cfg is not None:
+                self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
+                self.add_module(self.norm_name, norm)
+            self.activate = acts[act_cfg["type"]]() if act_cfg else None
+
+        def forward(self, x):
+            x = self.conv(x)
+            if self.norm_name:
+                x = getattr(self, self.norm_name)(x)
+            return self.activate(x) if self.activate is not None else x
+
+    class BaseModule(nn.Module):
+        def __init__(self, init_cfg=None):
+            super().__init__()
+            self.init_cfg = init_cfg
+
+    def resize(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+               warning=True):
+        return F.interpolate(input, size, scale_factor, mode, align_corners)
+
+    class BaseDecodeHead(BaseModule):
+        def __init__(self, in_channels, channels, *, num_classes, dropout_ratio=0.1,
+                     conv_cfg=None, norm_cfg=None, act_cfg={"type": "ReLU"}, in_index=-1,
+                     input_transform=None, align_corners=False, **training_only):
+            super().__init__()
+            if input_transform not in (None, "multiple_select"):
+                raise ExportError(f"decode head input_transform {input_transform}: not supported")
+            self.in_channels, self.channels, self.num_classes = in_channels, channels, num_classes
+            self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
+            self.in_index, self.input_transform = in_index, input_transform
+            self.align_corners = align_corners
+            self.conv_seg = nn.Conv2d(channels, num_classes, kernel_size=1)
+            self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
+
+        def _transform_inputs(self, inputs):
+            if self.input_transform == "multiple_select":
+                return [inputs[i] for i in self.in_index]
+            return inputs[self.in_index]
+
+        def cls_seg(self, feat):
+            if self.dropout is not None:
+                feat = self.dropout(feat)
+            return self.conv_seg(feat)
+
+    registry = Registry()
+    module("mmcv")
+    module("mmcv.cnn", ConvModule=ConvModule, build_norm_layer=build_norm_layer)
+    module("mmcv.runner", BaseModule=BaseModule,
+           _load_checkpoint=lambda *a, **k: (_ for _ in ()).throw(
+               ExportError("pretrained backbone loading is not used here")))
+    module("mmseg")
+    module("mmseg.utils", get_root_logger=lambda *a, **k: None)
+    module("mmseg.ops", resize=resize)
+    module("mmseg.models")
+    module("mmseg.models.builder", BACKBONES=registry, HEADS=registry)
+    module("mmseg.models.utils")
+    module("mmseg.models.backbones")
+    module("mmseg.models.decode_heads")
+    module("mmseg.models.decode_heads.decode_head", BaseDecodeHead=BaseDecodeHead)
+
+
+def load_upstream_file(package, rel, name):
+    import importlib.util
+    path = os.path.join(package, rel)
+    if not os.path.isfile(path):
+        raise ExportError(f"--package {package}: no {rel} (a hustvl/TopFormer checkout?)")
+    spec = importlib.util.spec_from_file_location(name, path)
+    m = importlib.util.module_from_spec(spec)
+    sys.modules[name] = m
+    spec.loader.exec_module(m)
+    return m
+
+
+def load_mm_config(path):
+    """An mmcv-style config file: its variables, after those of its _base_ files (dicts merged
+    key by key, unless the child says _delete_=True)."""
+    import types
+
+    def merge(dst, src):
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict) and not v.get("_delete_"):
+                merge(dst[k], v)
+            elif isinstance(v, dict):
+                dst[k] = {kk: vv for kk, vv in v.items() if kk != "_delete_"}
+            else:
+                dst[k] = v
+
+    if not os.path.isfile(path):
+        raise ExportError(f"--mm-config {path}: no such file")
+    ns = {}
+    exec(compile(open(path).read(), path, "exec"), ns)
+    bases = ns.pop("_base_", [])
+    out = {}
+    for b in [bases] if isinstance(bases, str) else bases:
+        merge(out, load_mm_config(os.path.join(os.path.dirname(path), b)))
+    merge(out, {k: v for k, v in ns.items()
+                if not k.startswith("__") and not isinstance(v, types.ModuleType)})
+    return out
+
+
+def dataset_classes(package, dataset_type):
+    """CLASSES of `dataset_type` in the checkout's mmseg/datasets/*.py, read with ast."""
+    import ast
+    folder = os.path.join(package, "mmseg", "datasets")
+    for fname in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not fname.endswith(".py"):
+            continue
+        tree = ast.parse(open(os.path.join(folder, fname)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name == dataset_type:
+                for st in node.body:
+                    if (isinstance(st, ast.Assign) and
+                            any(getattr(t, "id", None) == "CLASSES" for t in st.targets)):
+                        return [str(x).strip() for x in ast.literal_eval(st.value)]
+    return None
+
+
+def topformer_spec(package, mm_config):
+    if not package or not mm_config:
+        raise ExportError("--arch topformer needs --package (a hustvl/TopFormer checkout) and "
+                          "--mm-config (one of its local_configs/topformer/*.py)")
+    cfg = load_mm_config(mm_config)
+    head = cfg.get("model", {}).get("decode_head", {})
+    n = head.get("num_classes")
+    labels = dataset_classes(package, cfg.get("dataset_type", ""))
+    if not labels or len(labels) != n:
+        labels = [f"class_{i}" for i in range(n)]
+    norm = cfg.get("img_norm_cfg", {})
+    aug = next((t for t in cfg.get("test_pipeline", []) if t.get("type") == "MultiScaleFlipAug"),
+               None)
+    if not aug or not norm:
+        raise ExportError(f"{mm_config}: no img_norm_cfg or MultiScaleFlipAug test pipeline")
+    if any(t.get("type") == "Resize" and not t.get("keep_ratio") for t in aug["transforms"]):
+        raise ExportError(f"{mm_config}: a test Resize without keep_ratio is not supported")
+    short = min(aug["img_scale"])
+    mult = next((t.get("size_divisor", 1) for t in aug["transforms"]
+                 if t.get("type") == "ResizeToMultiple"), 1)
+    return {"labels": labels, "input_size": [short, short], "multiple_of": mult,
+            "preprocess": {"color": "rgb" if norm.get("to_rgb") else "bgr",
+                           "mean": list(norm["mean"]), "std": list(norm["std"]),
+                           "resize": "lower_bound", "interpolation": "linear"},
+            "check_shapes": [(1, short, short), (2, short, short * 4 // 3 // 32 * 32 + 32)],
+            "reference": "TopFormer " + os.path.basename(mm_config) + " (mmseg test pipeline)",
+            "background": -1, "mm_config": cfg}
+
+
+def _build_topformer(package, spec):
+    import torch
+    install_mm_shims()
+    backbone_mod = load_upstream_file(package, "mmseg/models/backbones/topformer.py",
+                                      "mmseg.models.backbones.topformer")
+    head_mod = load_upstream_file(package, "mmseg/models/decode_heads/simple_head.py",
+                                  "mmseg.models.decode_heads.simple_head")
+    m = spec["mm_config"]["model"]
+    if m.get("type") != "EncoderDecoder":
+        raise ExportError(f"model type {m.get('type')}: only EncoderDecoder")
+    bb, hd = dict(m["backbone"]), dict(m["decode_head"])
+    if bb.pop("type") != "Topformer" or hd.pop("type") != "SimpleHead":
+        raise ExportError("only a Topformer backbone with a SimpleHead is supported")
+    bb["init_cfg"] = None  # no ImageNet backbone download: the checkpoint has every weight
+
+    class EncoderDecoder(torch.nn.Module):
+        """mmseg EncoderDecoder.encode_decode: decode head on the backbone's features, logits
+        resized to the input (bilinear, the head's align_corners)."""
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone_mod.Topformer(**bb)
+            self.decode_head = head_mod.SimpleHead(**hd)
+
+        def forward(self, x):
+            out = self.decode_head(self.backbone(x))
+            return torch.nn.functional.interpolate(out, size=x.shape[2:], mode="bilinear",
+                                                   align_corners=self.decode_head.align_corners)
+
+    model = EncoderDecoder()
+    return model, model
+
+
+def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None):
     """Returns (upstream model, exportable wrapper) in eval mode with the weights loaded."""
     import torch
     sd = load_state_dict(checkpoint) if checkpoint else None
@@ -164,6 +410,8 @@ def build(arch, checkpoint=None, random_seed=None, package=None):
         model, wrapper = _build_torchvision(arch, sd)
     elif arch == "bisenet-face":
         model, wrapper = _build_bisenet(package, sd)
+    elif arch == "topformer":
+        model, wrapper = _build_topformer(package, arch_spec(arch, package, mm_config))
     else:
         raise ExportError(f"unknown --arch {arch}")
     if sd is not None:
@@ -195,7 +443,9 @@ def main(argv=None):
     w.add_argument("--checkpoint", help="upstream .pth state_dict")
     w.add_argument("--random-weights", type=int, metavar="SEED",
                    help="random weights (tests, parity runs)")
-    ap.add_argument("--package", help="bisenet-face: face-parsing.PyTorch checkout")
+    ap.add_argument("--package", help="bisenet-face: face-parsing.PyTorch checkout; topformer: "
+                    "TopFormer checkout")
+    ap.add_argument("--mm-config", help="topformer: the checkout's local_configs/topformer/*.py")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--name", help="file name stem (default ARCH)")
     ap.add_argument("--tol", type=float, default=1e-4,
@@ -204,11 +454,12 @@ def main(argv=None):
 
     import torch
     name = args.name or args.arch
-    spec = arch_spec(args.arch)
     t0 = time.time()
     try:
+        spec = arch_spec(args.arch, args.package, args.mm_config)
         ck_sha = check_hash_suffix(args.checkpoint) if args.checkpoint else None
-        _, wrapper = build(args.arch, args.checkpoint, args.random_weights, args.package)
+        _, wrapper = build(args.arch, args.checkpoint, args.random_weights, args.package,
+                           args.mm_config)
     except (ExportError, OSError) as e:
         print(f"error: export_semantic: {e}", file=sys.stderr)
         return 2
@@ -252,9 +503,9 @@ def main(argv=None):
         "description": f"{args.arch} exported by scripts/export_semantic.py ({info['weights']}); "
                        f"preprocessing as {spec['reference']}",
         "model": {"family": "semantic", "file": fname, "sha256": sha,
-                  "input_size": spec["input_size"]},
+                  "input_size": spec["input_size"], "multiple_of": spec.get("multiple_of", 1)},
         "preprocess": spec["preprocess"],
-        "semantic": {"output": 0, "background": 0},
+        "semantic": {"output": 0, "background": spec.get("background", 0)},
         "labels": spec["labels"],
         "outputs": {"json": True, "label_map": True, "overlay": True, "coco": True},
     }

@@ -2,6 +2,7 @@
 """Checks vfm's semantic label maps against the upstream model run eagerly in Python.
 
     parity_semantic.py --arch ARCH (--checkpoint FILE | --random-weights SEED) [--package DIR]
+                       [--mm-config FILE]
                        --config VFM_CONFIG.json --vfm-labels DIR --image IMG [--image IMG ...]
                        [--min-agreement 0.99]
 
@@ -88,6 +89,7 @@ def main(argv=None):
     w.add_argument("--checkpoint")
     w.add_argument("--random-weights", type=int, metavar="SEED")
     ap.add_argument("--package")
+    ap.add_argument("--mm-config", help="topformer: the mmseg config the export used")
     ap.add_argument("--config", required=True, help="the vfm config the binary ran")
     ap.add_argument("--vfm-labels", required=True, help="vfm's labels/ folder")
     ap.add_argument("--image", action="append", required=True)
@@ -96,7 +98,8 @@ def main(argv=None):
 
     from export_semantic import build
     cfg = json.load(open(args.config))
-    _, model = build(args.arch, args.checkpoint, args.random_weights, args.package)
+    _, model = build(args.arch, args.checkpoint, args.random_weights, args.package,
+                     args.mm_config)
     worst = 1.0
     for path in args.image:
         stem = os.path.splitext(os.path.basename(path))[0]
