@@ -23,6 +23,17 @@ Architectures (--arch), each built by its upstream code, weights loaded with loa
       then skin ... hat). Preprocessing as upstream test.py: RGB, stretched to 512x512
       (PIL bilinear; vfm: area), ImageNet mean/std; the first of BiSeNet's three outputs (the
       fused head; the other two are training-only auxiliary heads).
+  schp-lip, schp-atr, schp-pascal (human parsing: hats, hair, upper clothes, dress, coat, pants,
+  skirt, shoes, bags, body parts; --package: a checkout of
+  https://github.com/GoGoDuck912/Self-Correction-Human-Parsing, checkpoints exp-schp-*-lip.pth /
+  -atr.pth / -pascal-person-part.pth from its README): labels and input size from upstream's
+  simple_extractor.py dataset_settings (LIP 20 classes at 473x473, ATR 18 and Pascal-Person-Part
+  7 at 512x512). Preprocessing as its SimpleFolderDataset: BGR, the whole image fitted into the
+  square input keeping its aspect, centred on black (vfm: letterbox, pad 0), mean/std
+  (0.406, 0.456, 0.485) / (0.225, 0.224, 0.229) in BGR order. Exported: the fusion output
+  (output[0][-1]) resized to the input with align_corners=True, as simple_extractor.py does
+  before mapping it back. InPlaceABNSync (a compiled extension upstream) is stood in for by
+  BatchNorm + leaky ReLU with the same parameter names (install_abn_shim).
   topformer (TopFormer, --package: a checkout of https://github.com/hustvl/TopFormer, --mm-config:
   one of its local_configs/topformer/*.py, e.g. topformer_tiny_512x512_160k_2x8_ade20k.py, with
   the matching checkpoint from its README): the model, labels (the config's dataset class in
@@ -73,7 +84,8 @@ CELEBAMASK_LABELS = ["background", "skin", "l_brow", "r_brow", "l_eye", "r_eye",
 
 TORCHVISION_ARCHS = ("deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
                      "fcn_resnet50", "fcn_resnet101", "lraspp_mobilenet_v3_large")
-ARCHS = TORCHVISION_ARCHS + ("bisenet-face", "topformer")
+SCHP_ARCHS = ("schp-lip", "schp-atr", "schp-pascal")
+ARCHS = TORCHVISION_ARCHS + ("bisenet-face", "topformer") + SCHP_ARCHS
 
 
 class ExportError(Exception):
@@ -84,6 +96,8 @@ def arch_spec(arch, package=None, mm_config=None):
     """What vfm needs to run ARCH: labels, input size, preprocessing, check shapes (H, W)."""
     if arch == "topformer":
         return topformer_spec(package, mm_config)
+    if arch in SCHP_ARCHS:
+        return schp_spec(package, arch)
     if arch in TORCHVISION_ARCHS:
         return {"labels": VOC_LABELS, "input_size": [520, 520],
                 "preprocess": {"color": "rgb", "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
@@ -107,6 +121,8 @@ def load_state_dict(path):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
             break
+    if isinstance(sd, dict) and sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}  # saved from DataParallel
     if not isinstance(sd, dict):
         raise ExportError(f"{path}: not a state_dict")
     return sd
@@ -400,6 +416,92 @@ def _build_topformer(package, spec):
     return model, model
 
 
+# ---------------------------------------------------------------------------------------------
+# SCHP (Self-Correction for Human Parsing)
+# ---------------------------------------------------------------------------------------------
+def schp_settings(package):
+    """simple_extractor.py's dataset_settings literal, read with ast."""
+    import ast
+    path = os.path.join(package or "", "simple_extractor.py")
+    if not package or not os.path.isfile(path):
+        raise ExportError("--arch schp-* needs --package, a Self-Correction-Human-Parsing checkout "
+                          "(simple_extractor.py, networks/)")
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "dataset_settings"
+                                                for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ExportError(f"{path}: no dataset_settings")
+
+
+def schp_spec(package, arch):
+    st = schp_settings(package)[arch.split("-", 1)[1]]
+    h, w = st["input_size"]
+    return {"labels": st["label"], "input_size": [w, h],
+            "preprocess": {"color": "bgr", "mean": [103.53, 116.28, 123.675],
+                           "std": [57.375, 57.12, 58.395], "resize": "letterbox",
+                           "letterbox_centre": True, "pad_value": 0, "interpolation": "linear"},
+            "check_shapes": [(1, h, w), (2, h, w)],
+            "reference": "Self-Correction-Human-Parsing simple_extractor.py",
+            "background": 0}
+
+
+def install_abn_shim():
+    """`modules` (upstream's inplace_abn build, a compiled extension) with InPlaceABNSync / ABN:
+    batch norm (weight, bias, running_mean, running_var: upstream's names, no
+    num_batches_tracked) then leaky_relu(0.01) / relu / elu / none, in eval mode."""
+    import types
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class ABN(nn.Module):
+        def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                     activation="leaky_relu", slope=0.01):
+            super().__init__()
+            self.eps, self.activation, self.slope = eps, activation, slope
+            self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+            self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+
+        def forward(self, x):
+            x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                             False, 0.0, self.eps)
+            if self.activation == "leaky_relu":
+                return F.leaky_relu(x, self.slope)
+            if self.activation == "relu":
+                return F.relu(x)
+            if self.activation == "elu":
+                return F.elu(x)
+            return x
+
+    m = types.ModuleType("modules")
+    m.ABN = m.InPlaceABN = m.InPlaceABNSync = ABN
+    m.vfm_shim = True
+    sys.modules["modules"] = m
+
+
+def _build_schp(package, arch):
+    import torch
+    import torch.nn.functional as F
+    spec = schp_spec(package, arch)
+    install_abn_shim()
+    sys.path.insert(0, os.path.abspath(package))
+    networks = importlib.import_module("networks")
+    model = networks.init_model("resnet101", num_classes=len(spec["labels"]), pretrained=None)
+
+    class Out(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            fusion = self.m(x)[0][-1]
+            return F.interpolate(fusion, size=x.shape[2:], mode="bilinear", align_corners=True)
+
+    return model, Out(model)
+
+
 def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None):
     """Returns (upstream model, exportable wrapper) in eval mode with the weights loaded."""
     import torch
@@ -412,6 +514,8 @@ def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None)
         model, wrapper = _build_bisenet(package, sd)
     elif arch == "topformer":
         model, wrapper = _build_topformer(package, arch_spec(arch, package, mm_config))
+    elif arch in SCHP_ARCHS:
+        model, wrapper = _build_schp(package, arch)
     else:
         raise ExportError(f"unknown --arch {arch}")
     if sd is not None:
@@ -443,8 +547,8 @@ def main(argv=None):
     w.add_argument("--checkpoint", help="upstream .pth state_dict")
     w.add_argument("--random-weights", type=int, metavar="SEED",
                    help="random weights (tests, parity runs)")
-    ap.add_argument("--package", help="bisenet-face: face-parsing.PyTorch checkout; topformer: "
-                    "TopFormer checkout")
+    ap.add_argument("--package", help="upstream checkout (bisenet-face: face-parsing.PyTorch; "
+                    "topformer: TopFormer; schp-*: Self-Correction-Human-Parsing)")
     ap.add_argument("--mm-config", help="topformer: the checkout's local_configs/topformer/*.py")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--name", help="file name stem (default ARCH)")

@@ -9,14 +9,19 @@
 The model is rebuilt by export_semantic.build (upstream code, the same weights). The reference
 pipeline is written here, from the config's numbers, with OpenCV and torch, independently of
 vfm's C++: the input size (lower_bound: the shorter side to input_size, the other side
-round(scale x side) rounded half to even and to model.multiple_of; stretch: input_size; letterbox
-is not supported here), cv2.resize with the config's interpolation, (x - mean) / std in the
+round(scale x side) rounded half to even and to model.multiple_of; stretch: input_size;
+letterbox: fitted, centred, padded with preprocess.pad_value), cv2.resize with the config's
+interpolation, (x - mean) / std in the
 config's channel order, the eager forward, the logits resized to the original image with
 F.interpolate (bilinear, align_corners False: what torchvision's references and vfm do), argmax.
 
 For each image it compares with vfm's <vfm-labels>/<stem>.png: the fraction of pixels with the
 same label, and the IoU of every class present on either side (pixel-weighted mean printed).
 Exit 1 when an image's agreement is below --min-agreement.
+
+--upstream-pipeline (schp-*): the reference is upstream's own inference path instead, imported
+from the checkout: SimpleFolderDataset's affine fit, the model, the align_corners upsampling and
+transform_logits, as simple_extractor.py runs them.
 """
 import argparse
 import json
@@ -52,13 +57,34 @@ def input_size(w, h, cfg):
     return fit(scale * w, tw), fit(scale * h, th)
 
 
+def letterbox(w, h, cfg):
+    """(new_w, new_h, pad_left, pad_top), centred, as the Ultralytics-style references round."""
+    tw, th = cfg["model"]["input_size"]
+    r = min(tw / w, th / h)
+    nw, nh = min(tw, int(np.floor(w * r + 0.5))), min(th, int(np.floor(h * r + 0.5)))
+    return nw, nh, int(np.floor((tw - nw) / 2 - 0.1 + 0.5)), int(np.floor((th - nh) / 2 - 0.1 + 0.5))
+
+
 def reference_labels(model, bgr, cfg):
     import torch
     import torch.nn.functional as F
     pre = cfg.get("preprocess", {})
     h, w = bgr.shape[:2]
-    iw, ih = input_size(w, h, cfg)
-    x = cv2.resize(bgr, (iw, ih), interpolation=INTERP[pre.get("interpolation", "linear")])
+    interp = INTERP[pre.get("interpolation", "linear")]
+    crop = None
+    if pre.get("resize") == "letterbox":
+        if not pre.get("letterbox_centre", True):
+            raise SystemExit("parity_semantic: only centred letterboxes are supported here")
+        tw, th = cfg["model"]["input_size"]
+        nw, nh, pl, pt = letterbox(w, h, cfg)
+        x = cv2.resize(bgr, (nw, nh), interpolation=interp)
+        pad = pre.get("pad_value", 114)
+        x = cv2.copyMakeBorder(x, pt, th - nh - pt, pl, tw - nw - pl, cv2.BORDER_CONSTANT,
+                               value=(pad, pad, pad))
+        crop = (pt, pt + nh, pl, pl + nw)
+    else:
+        iw, ih = input_size(w, h, cfg)
+        x = cv2.resize(bgr, (iw, ih), interpolation=interp)
     if pre.get("color", "rgb") == "rgb":
         x = cv2.cvtColor(x, cv2.COLOR_BGR2RGB)
     x = (x.astype(np.float32) - np.float32(pre.get("mean", [0, 0, 0]))) / np.float32(
@@ -66,8 +92,37 @@ def reference_labels(model, bgr, cfg):
     t = torch.from_numpy(x).permute(2, 0, 1)[None].contiguous()
     with torch.no_grad():
         logits = model(t)
+        if crop:
+            logits = logits[:, :, crop[0]:crop[1], crop[2]:crop[3]]
         logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
     return logits[0].argmax(0).numpy().astype(np.int32)
+
+
+def schp_upstream_labels(package, upstream_model, path, arch):
+    """simple_extractor.py's steps, with upstream's own dataset and transform functions."""
+    import shutil
+    import tempfile
+    import torch
+    import torchvision.transforms as T
+    sys.path.insert(0, os.path.abspath(package))
+    from datasets.simple_extractor_dataset import SimpleFolderDataset
+    from utils.transforms import transform_logits
+    from export_semantic import schp_settings
+    size = schp_settings(package)[arch.split("-", 1)[1]]["input_size"]
+    tmp = tempfile.mkdtemp()
+    try:
+        shutil.copy(path, tmp)
+        ds = SimpleFolderDataset(root=tmp, input_size=size, transform=T.Compose([
+            T.ToTensor(), T.Normalize(mean=[0.406, 0.456, 0.485], std=[0.225, 0.224, 0.229])]))
+        image, meta = ds[0]
+    finally:
+        shutil.rmtree(tmp)
+    with torch.no_grad():
+        out = upstream_model(image[None])[0][-1]
+        up = torch.nn.functional.interpolate(out, size=size, mode="bilinear", align_corners=True)
+    logits = transform_logits(up[0].permute(1, 2, 0).numpy(), meta["center"], meta["scale"],
+                              meta["width"], meta["height"], input_size=size)
+    return np.argmax(logits, axis=2).astype(np.int32)
 
 
 def compare(ref, got):
@@ -94,12 +149,17 @@ def main(argv=None):
     ap.add_argument("--vfm-labels", required=True, help="vfm's labels/ folder")
     ap.add_argument("--image", action="append", required=True)
     ap.add_argument("--min-agreement", type=float, default=0.99)
+    ap.add_argument("--upstream-pipeline", action="store_true",
+                    help="schp-*: upstream's own preprocessing and mapping back as the reference")
     args = ap.parse_args(argv)
 
     from export_semantic import build
     cfg = json.load(open(args.config))
-    _, model = build(args.arch, args.checkpoint, args.random_weights, args.package,
-                     args.mm_config)
+    upstream, model = build(args.arch, args.checkpoint, args.random_weights, args.package,
+                            args.mm_config)
+    if args.upstream_pipeline and not args.arch.startswith("schp-"):
+        print("error: parity_semantic: --upstream-pipeline is for schp-*", file=sys.stderr)
+        return 2
     worst = 1.0
     for path in args.image:
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -109,7 +169,8 @@ def main(argv=None):
             print(f"error: parity_semantic: cannot read {path} or vfm's {stem}.png",
                   file=sys.stderr)
             return 2
-        ref = reference_labels(model, bgr, cfg)
+        ref = (schp_upstream_labels(args.package, upstream, path, args.arch)
+               if args.upstream_pipeline else reference_labels(model, bgr, cfg))
         if ref.shape != got.shape:
             print(f"error: parity_semantic: {stem}: vfm map {got.shape} vs {ref.shape}",
                   file=sys.stderr)
@@ -117,8 +178,7 @@ def main(argv=None):
         agree, miou, ious = compare(ref, got.astype(np.int32))
         worst = min(worst, agree)
         classes = " ".join(f"{k}:{i:.3f}" for k, (i, n) in sorted(ious.items()) if n)
-        iw, ih = input_size(bgr.shape[1], bgr.shape[0], cfg)
-        print(f"{stem}: {bgr.shape[1]}x{bgr.shape[0]} (input {iw}x{ih}) agreement {agree:.5f}, "
+        print(f"{stem}: {bgr.shape[1]}x{bgr.shape[0]} agreement {agree:.5f}, "
               f"pixel-weighted class IoU {miou:.4f}; per class {classes}")
     print(json.dumps({"images": len(args.image), "min_agreement": worst}))
     return 0 if worst >= args.min_agreement else 1
