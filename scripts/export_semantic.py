@@ -59,7 +59,6 @@ Files written to --out (NAME defaults to ARCH): NAME.pt and NAME.json (the vfm c
 file's sha256). The last line on stdout is a JSON summary.
 """
 import argparse
-import hashlib
 import importlib
 import json
 import os
@@ -69,6 +68,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from export_sam import randomize_weights, sha256_of  # noqa: E402 (export_sam imports no torch)
 
 IMAGENET_MEAN = [123.675, 116.28, 103.53]  # (0.485, 0.456, 0.406) x 255
 IMAGENET_STD = [58.395, 57.12, 57.375]  # (0.229, 0.224, 0.225) x 255
@@ -524,19 +524,10 @@ def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None)
         except RuntimeError as e:
             raise ExportError(f"{checkpoint}: not a {arch} checkpoint: {str(e).splitlines()[0]}")
     else:
-        from export_sam import randomize_weights
         randomize_weights(model, random_seed)
     model.eval()
     wrapper.eval()
     return model, wrapper
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main(argv=None):
