@@ -1,7 +1,9 @@
 // Per-pixel model outputs taken back to the original image (see vfm/output_maps.h).
 #include "vfm/output_maps.h"
 
+#include <cmath>
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
 #include <string>
 
 #include "vfm/error.h"
@@ -58,10 +60,62 @@ cv::Mat output_grid_map(const output_map& v, const input_transform& t, int in_w,
     return M;
 }
 
+namespace {
+
+// Destination index i samples source position a * i + b on an axis of n source cells.
+void axis_taps(double a, double b, int n_dst, int n_src, std::vector<int>& i0, std::vector<int>& i1,
+               std::vector<float>& w) {
+    i0.resize(n_dst), i1.resize(n_dst), w.resize(n_dst);
+    for (int i = 0; i < n_dst; ++i) {
+        const double s = a * i + b;
+        if (s <= 0 || n_src == 1) {
+            i0[i] = i1[i] = 0, w[i] = 0;
+        } else if (s >= n_src - 1) {
+            i0[i] = i1[i] = n_src - 1, w[i] = 0;
+        } else {
+            const int f = static_cast<int>(std::floor(s));
+            i0[i] = f, i1[i] = f + 1, w[i] = static_cast<float>(s - f);
+        }
+    }
+}
+
+}  // namespace
+
+grid_sampler::grid_sampler(const cv::Mat& M, int sw, int sh, int dw, int dh)
+    : src_w(sw), dst_w(dw) {
+    if (M.at<double>(0, 1) != 0 || M.at<double>(1, 0) != 0)
+        throw std::logic_error("grid_sampler: the map must be axis-aligned");
+    axis_taps(M.at<double>(0, 0), M.at<double>(0, 2), dw, sw, x0, x1, wx);
+    axis_taps(M.at<double>(1, 1), M.at<double>(1, 2), dh, sh, y0, y1, wy);
+}
+
+void grid_sampler::row(const float* plane, int64_t col_step, int64_t row_step, int y, float* tmp,
+                       float* out) const {
+    const float* r0 = plane + y0[y] * row_step;
+    const float* r1 = plane + y1[y] * row_step;
+    const float v = wy[y];
+    if (col_step == 1) {
+        for (int i = 0; i < src_w; ++i) tmp[i] = r0[i] + v * (r1[i] - r0[i]);
+    } else {
+        for (int i = 0; i < src_w; ++i) {
+            const float a = r0[i * col_step], b = r1[i * col_step];
+            tmp[i] = a + v * (b - a);
+        }
+    }
+    for (int x = 0; x < dst_w; ++x) {
+        const float a = tmp[x0[x]], b = tmp[x1[x]];
+        out[x] = a + wx[x] * (b - a);
+    }
+}
+
 cv::Mat resample_to_original(const cv::Mat& ch, const cv::Mat& M, int w, int h) {
-    cv::Mat out;
-    cv::warpAffine(ch, out, M, cv::Size(w, h), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                   cv::BORDER_REPLICATE);
+    CV_Assert(ch.type() == CV_32F);
+    grid_sampler s(M, ch.cols, ch.rows, w, h);
+    cv::Mat out(h, w, CV_32F);
+    std::vector<float> tmp(static_cast<size_t>(ch.cols));
+    for (int y = 0; y < h; ++y)
+        s.row(ch.ptr<float>(), 1, static_cast<int64_t>(ch.step1()), y, tmp.data(),
+              out.ptr<float>(y));
     return out;
 }
 

@@ -60,7 +60,7 @@ ov = cv2.imread(f"{o}/overlay/shapes.jpg")
 assert ov.shape == (80, 100, 3)
 lines = open(f"{o}/yolo/shapes.txt").read().split("\n")
 c, *xy = lines[0].split()
-pts = np.array(xy, float).reshape(-1, 2) * [100, 80]
+pts = np.rint(np.array(xy, float).reshape(-1, 2) * [100, 80])  # 6-decimal text: back to pixels
 assert c == "0" and abs(pts[:, 0].min() - 20) <= 1 and abs(pts[:, 0].max() - 59) <= 1, pts
 assert lines[1].startswith("1 ")
 coco = json.load(open(f"{o}/coco.json"))

@@ -2,6 +2,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vfm/error.h"
+#include "vfm/output_maps.h"
 #include "vfm/segment.h"
 
 using namespace vfm;
@@ -248,6 +249,69 @@ TEST_CASE("semantic label map: letterbox undone, NHWC, gate", "[segment]") {
     bad.shape = {1, 2};
     bad.data = {0, 0};
     CHECK_THROWS_AS(semantic_label_map({bad}, 0, t, 8, 8, 16, 8, p, &classes), fatal_error);
+}
+
+TEST_CASE("grid_sampler: F.interpolate's bilinear weights, replicated border", "[segment]") {
+    // Expected values: torch F.interpolate(mode="bilinear", align_corners=False).
+    auto map_for = [](int sw, int sh, int dw, int dh) {
+        const double sx = double(sw) / dw, sy = double(sh) / dh;
+        return cv::Mat((cv::Mat_<double>(2, 3) << sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5));
+    };
+    cv::Mat a = (cv::Mat_<float>(2, 2) << 0, 1, 2, 3);
+    cv::Mat up = resample_to_original(a, map_for(2, 2, 4, 4), 4, 4);
+    const float want_up[4][4] = {{0, 0.25f, 0.75f, 1},
+                                 {0.5f, 0.75f, 1.25f, 1.5f},
+                                 {1.5f, 1.75f, 2.25f, 2.5f},
+                                 {2, 2.25f, 2.75f, 3}};
+    for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 4; ++x) CHECK(up.at<float>(y, x) == Approx(want_up[y][x]));
+    cv::Mat b(3, 4, CV_32F);
+    for (int i = 0; i < 12; ++i) b.at<float>(i / 4, i % 4) = float(i);
+    cv::Mat down = resample_to_original(b, map_for(4, 3, 3, 2), 3, 2);
+    const float want_down[2][3] = {{1.1667f, 2.5f, 3.8333f}, {7.1667f, 8.5f, 9.8333f}};
+    for (int y = 0; y < 2; ++y)
+        for (int x = 0; x < 3; ++x)
+            CHECK(down.at<float>(y, x) == Approx(want_down[y][x]).margin(1e-4));
+    // A strided (NHWC) channel gives the same row as its plane.
+    grid_sampler s(map_for(2, 2, 4, 4), 2, 2, 4, 4);
+    const float hwc[8] = {0, 9, 1, 9, 2, 9, 3, 9};  // channel 0 of a [2, 2, 2] map is `a`
+    float tmp[2], row[4];
+    s.row(hwc, 2, 4, 1, tmp, row);
+    for (int x = 0; x < 4; ++x) CHECK(row[x] == Approx(want_up[1][x]));
+    // Within warpAffine's 1/32-pixel position rounding of the same map, offset included.
+    cv::Mat r(5, 7, CV_32F);
+    cv::randu(r, 0, 1);
+    cv::Mat M = (cv::Mat_<double>(2, 3) << 0.37, 0, 0.9, 0, 0.61, -0.3);
+    cv::Mat mine = resample_to_original(r, M, 19, 9), cv_out;
+    cv::warpAffine(r, cv_out, M, cv::Size(19, 9), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                   cv::BORDER_REPLICATE);
+    CHECK(cv::norm(mine, cv_out, cv::NORM_INF) < 0.05);
+}
+
+TEST_CASE("semantic label map: row-wise arg-max equals per-channel resampling", "[segment]") {
+    tensor o;
+    o.shape = {1, 7, 5, 6};
+    o.data.resize(7 * 5 * 6);
+    cv::Mat noise(1, int(o.data.size()), CV_32F, o.data.data());
+    cv::randn(noise, 0, 1);
+    input_transform t;
+    t.lb = compute_letterbox(13, 9, 12, 10, true);
+    semantic_params p;
+    int classes = 0;
+    cv::Mat lab = semantic_label_map({o}, 0, t, 12, 10, 13, 9, p, &classes);
+    const std::vector<tensor> outs{o};  // output_map points into it
+    output_map v = output_map_of(outs, 0, 0, false, "semantic.output");
+    cv::Mat M = output_grid_map(v, t, 12, 10);
+    cv::Mat best = resample_to_original(v.channel(0), M, 13, 9);
+    cv::Mat want(9, 13, CV_16U, cv::Scalar(0));
+    for (int k = 1; k < 7; ++k) {
+        cv::Mat c = resample_to_original(v.channel(k), M, 13, 9), better = c > best;
+        c.copyTo(best, better);
+        want.setTo(k, better);
+    }
+    CHECK(classes == 7);
+    CHECK(cv::countNonZero(lab != want) == 0);
+    CHECK(cv::countNonZero(want) > 0);
 }
 
 TEST_CASE("mask records and output formats", "[segment]") {

@@ -2,9 +2,9 @@
 //
 // Input: the model's outputs for a batch, the row of one image, how the image sits in the model
 // input (letterbox or stretch, reduced decode). Output: a CV_16U label map at the original
-// size. Each channel is resampled with one affine map (pixel centres, bilinear, replicated
-// border) straight from the output grid to the original image, then the arg-max is kept
-// channel by channel, so memory stays at three full-size maps whatever the class count.
+// size. Each channel is resampled with one axis-aligned map (pixel centres, bilinear, replicated
+// border) straight from the output grid to the original image, row by row into the running
+// arg-max (grid_sampler), so memory stays at the label map whatever the class count.
 // Upsampling logits (not labels) bilinearly is what DeepLab / torchvision segmentation
 // references do (F.interpolate of the logits, then argmax).
 #include <cmath>
@@ -38,12 +38,21 @@ cv::Mat semantic_label_map(const std::vector<tensor>& outs, int row, const input
         labels.setTo(1, s >= thr);
         if (classes) *classes = 2;
     } else {
-        cv::Mat best = resample_to_original(v.channel(0), M, orig_w, orig_h);
-        for (int k = 1; k < v.c; ++k) {
-            cv::Mat s = resample_to_original(v.channel(k), M, orig_w, orig_h);
-            cv::Mat better = s > best;
-            s.copyTo(best, better);
-            labels.setTo(k, better);
+        // Row by row, every channel resampled straight into the running arg-max: two rows of
+        // scores in memory, whatever the class count (ADE20K: 150).
+        grid_sampler s(M, static_cast<int>(v.w), static_cast<int>(v.h), orig_w, orig_h);
+        const float* base = v.t->data.data() + v.row_offset;
+        const int64_t col_step = v.nhwc ? v.c : 1, row_step = v.nhwc ? v.w * v.c : v.w;
+        auto plane = [&](int64_t k) { return v.nhwc ? base + k : base + k * v.h * v.w; };
+        std::vector<float> tmp(static_cast<size_t>(v.w)), best(orig_w), cur(orig_w);
+        for (int y = 0; y < orig_h; ++y) {
+            uint16_t* lab = labels.ptr<uint16_t>(y);
+            s.row(plane(0), col_step, row_step, y, tmp.data(), best.data());
+            for (int64_t k = 1; k < v.c; ++k) {
+                s.row(plane(k), col_step, row_step, y, tmp.data(), cur.data());
+                for (int x = 0; x < orig_w; ++x)
+                    if (cur[x] > best[x]) best[x] = cur[x], lab[x] = static_cast<uint16_t>(k);
+            }
         }
         if (classes) *classes = static_cast<int>(v.c);
     }
