@@ -81,7 +81,7 @@ def reference_labels(model, bgr, cfg):
         pad = pre.get("pad_value", 114)
         x = cv2.copyMakeBorder(x, pt, th - nh - pt, pl, tw - nw - pl, cv2.BORDER_CONSTANT,
                                value=(pad, pad, pad))
-        crop = (pt, pt + nh, pl, pl + nw)
+        crop = (pl, pt, min(tw / w, th / h))
     else:
         iw, ih = input_size(w, h, cfg)
         x = cv2.resize(bgr, (iw, ih), interpolation=interp)
@@ -93,8 +93,17 @@ def reference_labels(model, bgr, cfg):
     with torch.no_grad():
         logits = model(t)
         if crop:
-            logits = logits[:, :, crop[0]:crop[1], crop[2]:crop[3]]
-        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+            # original pixel centre x -> input position (x + 0.5) r - 0.5 + pad, bilinear with the
+            # border replicated: grid_sample's (align_corners=False) normalised coordinates
+            pl, pt, r = crop
+            ih, iw = logits.shape[2:]
+            gx = ((torch.arange(w, dtype=torch.float64) + 0.5) * r + pl) / iw * 2 - 1
+            gy = ((torch.arange(h, dtype=torch.float64) + 0.5) * r + pt) / ih * 2 - 1
+            grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None].float()
+            logits = F.grid_sample(logits, grid, mode="bilinear", padding_mode="border",
+                                   align_corners=False)
+        else:
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
     return logits[0].argmax(0).numpy().astype(np.int32)
 
 
