@@ -66,6 +66,26 @@ TEST_CASE("depth input size: upper_bound and minimal", "[depth]") {
     CHECK_THROWS_AS(parse_depth_resize("letterbox"), fatal_error);
 }
 
+TEST_CASE("checked input size: refuses inputs over 64 times the target area", "[depth]") {
+    // 1000x10 under lower_bound at 100x100: 10000x100 = 100 times the area.
+    CHECK_THROWS_AS(checked_input_size(1000, 10, 100, 100, 1, depth_resize::lower_bound,
+                                       "letterbox or stretch"),
+                    input_error);
+    try {
+        checked_input_size(1000, 10, 100, 100, 1, depth_resize::lower_bound, "upper_bound");
+    } catch (const input_error& e) {
+        CHECK(std::string(e.what()) ==
+              "model input 10000x100 for this aspect ratio is over 64 times model.input_size; "
+              "use preprocess.resize upper_bound");
+    }
+    // 640x10 -> 6400x100: 64 times exactly, allowed
+    depth_size s = checked_input_size(640, 10, 100, 100, 1, depth_resize::lower_bound, "x");
+    CHECK(s.w == 6400);
+    CHECK(s.h == 100);
+    s = checked_input_size(1000, 10, 100, 100, 1, depth_resize::upper_bound, "x");
+    CHECK(s.w == 100);
+}
+
 TEST_CASE("depth input: float resize then ImageNet normalisation", "[depth]") {
     cv::Mat img(3, 4, CV_8UC3, cv::Scalar(50, 100, 200));  // BGR
     const float mean[3] = {123.675f, 116.28f, 103.53f}, stdv[3] = {58.395f, 57.12f, 57.375f};

@@ -37,6 +37,11 @@ struct depth_size {
 };
 depth_size depth_input_size(int img_w, int img_h, int target_w, int target_h, int multiple,
                             depth_resize method);
+// The same, for one image about to run: throws input_error when the size is over 64 times the
+// target's area (an extreme aspect ratio under lower_bound), naming `bounded_resizes`, the
+// preprocess.resize values that would bound it.
+depth_size checked_input_size(int img_w, int img_h, int target_w, int target_h, int multiple,
+                              depth_resize method, const char* bounded_resizes);
 
 // BGR 8-bit image -> model input, HWC float in the model's channel order, written to dst
 // (out_w * out_h * 3 floats): converted to float first and resized in float with

@@ -201,12 +201,8 @@ class depth_task final : public task {
 
     void prepare(work_item& w) const override {
         // The input size follows the original image (a reduced decode only shrinks the source).
-        depth_size t =
-            depth_input_size(w.img.orig_w, w.img.orig_h, in_w_, in_h_, multiple_, resize_);
-        if (static_cast<double>(t.w) * t.h > 64.0 * in_w_ * in_h_)
-            throw input_error("model input " + std::to_string(t.w) + "x" + std::to_string(t.h) +
-                              " for this aspect ratio is over 64 times model.input_size; use "
-                              "preprocess.resize upper_bound or stretch");
+        depth_size t = checked_input_size(w.img.orig_w, w.img.orig_h, in_w_, in_h_, multiple_,
+                                          resize_, "upper_bound or stretch");
         w.data.resize(static_cast<size_t>(t.w) * t.h * 3);
         depth_prepare_input(w.img.bgr, t.w, t.h, interp_, rgb_, mean_, std_, w.data.data());
         w.in_w = t.w, w.in_h = t.h;

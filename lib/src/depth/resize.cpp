@@ -79,6 +79,17 @@ depth_size depth_input_size(int img_w, int img_h, int target_w, int target_h, in
     return s;
 }
 
+depth_size checked_input_size(int img_w, int img_h, int target_w, int target_h, int multiple,
+                              depth_resize method, const char* bounded_resizes) {
+    depth_size t = depth_input_size(img_w, img_h, target_w, target_h, multiple, method);
+    if (static_cast<double>(t.w) * t.h > 64.0 * target_w * target_h)
+        throw input_error("model input " + std::to_string(t.w) + "x" + std::to_string(t.h) +
+                          " for this aspect ratio is over 64 times model.input_size; use "
+                          "preprocess.resize " +
+                          bounded_resizes);
+    return t;
+}
+
 void depth_prepare_input(const cv::Mat& bgr, int out_w, int out_h, int interpolation, bool rgb,
                          const float mean[3], const float std[3], float* dst) {
     cv::Mat f;

@@ -246,11 +246,9 @@ class segment_task final : public task {
         if (family_ == "sam") return prepare_sam(w);
         if (!keep_aspect_) return prepare_whole_image(w, pre_);
         // The input size follows the original image (a reduced decode only shrinks the source).
-        depth_size t = input_size_for(w.img.orig_w, w.img.orig_h);
-        if (static_cast<double>(t.w) * t.h > 64.0 * pre_.in_w * pre_.in_h)
-            throw input_error("model input " + std::to_string(t.w) + "x" + std::to_string(t.h) +
-                              " for this aspect ratio is over 64 times model.input_size; use "
-                              "preprocess.resize letterbox or stretch");
+        depth_size t =
+            checked_input_size(w.img.orig_w, w.img.orig_h, pre_.in_w, pre_.in_h, multiple_,
+                               depth_resize::lower_bound, "letterbox or stretch");
         preprocess_options o = pre_;
         o.in_w = t.w, o.in_h = t.h;
         prepare_whole_image(w, o, true);
