@@ -140,6 +140,22 @@ def check_hash_suffix(path):
     return digest
 
 
+def logits_of(model, pick):
+    """The exported module: upstream's model, then `pick` choosing (and, for SCHP, resizing) the
+    logits among its outputs. Traced, so `pick` may be any Python function of (outputs, x)."""
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, x):
+            return pick(self.m(x), x)
+
+    return Logits()
+
+
 def _build_torchvision(arch, sd):
     from torchvision.models import segmentation
     aux = sd is not None and any(k.startswith("aux_classifier.") for k in sd)
@@ -147,22 +163,11 @@ def _build_torchvision(arch, sd):
     if not arch.startswith("lraspp"):
         kwargs["aux_loss"] = aux
     model = getattr(segmentation, arch)(**kwargs)
-
-    class Out(__import__("torch").nn.Module):
-        """torchvision's segmentation models return {"out": logits, "aux": ...}."""
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(x)["out"]
-
-    return model, Out(model)
+    # torchvision's segmentation models return {"out": logits, "aux": ...}
+    return model, logits_of(model, lambda out, x: out["out"])
 
 
 def _build_bisenet(package, sd):
-    import torch
     if not package or not os.path.isfile(os.path.join(package, "model.py")):
         raise ExportError("--arch bisenet-face needs --package, a face-parsing.PyTorch checkout "
                           "(model.py, resnet.py)")
@@ -172,16 +177,7 @@ def _build_bisenet(package, sd):
     # the checkpoint (or random weights) replaces them all, so skip the download.
     resnet.Resnet18.init_weight = lambda self: None
     model = importlib.import_module("model").BiSeNet(n_classes=len(CELEBAMASK_LABELS))
-
-    class Out(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(x)[0]
-
-    return model, Out(model)
+    return model, logits_of(model, lambda out, x: out[0])  # (fused, aux16, aux32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,24 +482,15 @@ def install_abn_shim():
 
 
 def _build_schp(package, arch):
-    import torch
     import torch.nn.functional as F
     spec = schp_spec(package, arch)
     install_abn_shim()
     sys.path.insert(0, os.path.abspath(package))
     networks = importlib.import_module("networks")
     model = networks.init_model("resnet101", num_classes=len(spec["labels"]), pretrained=None)
-
-    class Out(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            fusion = self.m(x)[0][-1]
-            return F.interpolate(fusion, size=x.shape[2:], mode="bilinear", align_corners=True)
-
-    return model, Out(model)
+    # [[parsing, fusion], [edge]]: the fusion output at the input size, as simple_extractor.py
+    return model, logits_of(model, lambda out, x: F.interpolate(
+        out[0][-1], size=x.shape[2:], mode="bilinear", align_corners=True))
 
 
 def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None):
