@@ -19,14 +19,16 @@ box clip(const box& b, float w, float h) {
 }
 
 letterbox_params compute_letterbox(int img_w, int img_h, int in_w, int in_h, bool centre,
-                                   bool scale_up) {
+                                   bool scale_up, size_rounding rounding) {
     letterbox_params p;
     // double, as the Python references compute it: int(720 * 0.325) must give 234.
     double r = std::min(static_cast<double>(in_w) / img_w, static_cast<double>(in_h) / img_h);
     if (!scale_up) r = std::min(r, 1.0);
     p.sx = p.sy = static_cast<float>(r);
     // Ultralytics rounds the resized size; YOLOX truncates (int(w * r)).
-    if (centre) {
+    if (rounding == size_rounding::by_placement)
+        rounding = centre ? size_rounding::nearest : size_rounding::truncate;
+    if (rounding == size_rounding::nearest) {
         p.new_w = static_cast<int>(std::lround(img_w * r));
         p.new_h = static_cast<int>(std::lround(img_h * r));
     } else {

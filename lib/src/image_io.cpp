@@ -159,11 +159,27 @@ decoded_image decode_image(const std::string& bytes, const decode_options& o) {
     return out;
 }
 
+// 8-bit BGR -> float in the model's channel order, (x - mean) / std, into `out` (same size).
+static void normalise_into(const cv::Mat& bgr8, const preprocess_options& o, cv::Mat out) {
+    cv::Mat src = bgr8;
+    if (o.rgb) cv::cvtColor(bgr8, src, cv::COLOR_BGR2RGB);
+    bool uniform = o.mean[0] == o.mean[1] && o.mean[1] == o.mean[2] && o.std[0] == o.std[1] &&
+                   o.std[1] == o.std[2];
+    if (uniform) {
+        src.convertTo(out, CV_32FC3, 1.0 / o.std[0], -o.mean[0] / o.std[0]);
+    } else {
+        src.convertTo(out, CV_32FC3);
+        cv::subtract(out, cv::Scalar(o.mean[0], o.mean[1], o.mean[2]), out);
+        cv::multiply(out, cv::Scalar(1.0 / o.std[0], 1.0 / o.std[1], 1.0 / o.std[2]), out);
+    }
+}
+
 letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, float* dst) {
     letterbox_params lb;
     cv::Mat resized;
     if (o.letterbox) {
-        lb = compute_letterbox(bgr.cols, bgr.rows, o.in_w, o.in_h, o.centre, o.scale_up);
+        lb =
+            compute_letterbox(bgr.cols, bgr.rows, o.in_w, o.in_h, o.centre, o.scale_up, o.rounding);
     } else {
         lb.new_w = o.in_w, lb.new_h = o.in_h;
         lb.sx = static_cast<float>(o.in_w) / bgr.cols;
@@ -174,6 +190,14 @@ letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, 
     else
         cv::resize(bgr, resized, cv::Size(lb.new_w, lb.new_h), 0, 0, o.interpolation);
 
+    cv::Mat out(o.in_h, o.in_w, CV_32FC3, dst);
+    if (o.pad_mean) {
+        // Normalise the image into its place; the padding is 0 after normalisation.
+        out.setTo(cv::Scalar::all(0));
+        cv::Mat region = out(cv::Rect(lb.pad_left, lb.pad_top, lb.new_w, lb.new_h));
+        normalise_into(resized, o, region);
+        return lb;
+    }
     // Pad in 8-bit, then one conversion pass into the destination buffer.
     cv::Mat padded;
     if (lb.pad_left || lb.pad_right || lb.pad_top || lb.pad_bottom)
@@ -181,18 +205,7 @@ letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, 
                            cv::BORDER_CONSTANT, cv::Scalar::all(o.pad_value));
     else
         padded = resized;
-    if (o.rgb) cv::cvtColor(padded, padded, cv::COLOR_BGR2RGB);
-
-    cv::Mat out(o.in_h, o.in_w, CV_32FC3, dst);
-    bool uniform = o.mean[0] == o.mean[1] && o.mean[1] == o.mean[2] && o.std[0] == o.std[1] &&
-                   o.std[1] == o.std[2];
-    if (uniform) {
-        padded.convertTo(out, CV_32FC3, 1.0 / o.std[0], -o.mean[0] / o.std[0]);
-    } else {
-        padded.convertTo(out, CV_32FC3);
-        cv::subtract(out, cv::Scalar(o.mean[0], o.mean[1], o.mean[2]), out);
-        cv::multiply(out, cv::Scalar(1.0 / o.std[0], 1.0 / o.std[1], 1.0 / o.std[2]), out);
-    }
+    normalise_into(padded, o, out);
     return lb;
 }
 

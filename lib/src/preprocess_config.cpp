@@ -49,6 +49,16 @@ preprocess_options preprocess_from_config(const json& c) {
     o.centre = get_path(c, "preprocess.letterbox_centre").get<bool>();
     o.scale_up = get_path(c, "preprocess.scale_up").get<bool>();
     o.pad_value = get_path(c, "preprocess.pad_value").get<float>();
+    o.pad_mean = get_path(c, "preprocess.pad_mean").get<bool>();
+    std::string rounding = get_path(c, "preprocess.letterbox_rounding").get<std::string>();
+    if (rounding == "nearest")
+        o.rounding = size_rounding::nearest;
+    else if (rounding == "truncate")
+        o.rounding = size_rounding::truncate;
+    else if (rounding != "auto")
+        throw fatal_error(
+            "preprocess.letterbox_rounding: expected auto, nearest or truncate, got \"" + rounding +
+            "\"");
 
     return o;
 }

@@ -53,6 +53,11 @@ run_settings settings_from(const json& cfg) {
     s.workers_auto = w <= 0;
     s.per_worker = std::max(1, s.threads / s.workers);
     s.batch = std::max(1, get_path(cfg, "runtime.batch").get<int>());
+    int model_batch = get_path(cfg, "model.batch").get<int>();
+    if (model_batch > 0 && s.batch > model_batch)
+        throw fatal_error("runtime.batch " + std::to_string(s.batch) + ": this model file takes " +
+                          "at most " + std::to_string(model_batch) + " image(s) per forward pass " +
+                          "(model.batch)");
     s.decode_threads = std::max(1, get_path(cfg, "runtime.decode_threads").get<int>());
     int q = get_path(cfg, "runtime.queue").get<int>();
     s.queue = q > 0 ? static_cast<size_t>(q) : static_cast<size_t>(2 * s.batch * s.workers);

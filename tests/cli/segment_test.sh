@@ -124,6 +124,30 @@ assert t.shape == (90, 40) and (t[:43] == 0).all() and (t[47:] == 2).all()
     --set preprocess.resize=lower_bound
   expect_err "preprocess.resize: expected letterbox or stretch"
   ;;
+semantic_fixed_input)
+  # OneFormer's kind of export: a fixed input the image is fitted into top-left, padded with the
+  # mean (0 after normalising), one image per forward pass (model.batch 1). The label map is cut
+  # from the letterbox back onto the rectangles; a larger --batch is a config error.
+  fixed=(--set preprocess.resize=letterbox --set preprocess.letterbox_centre=false
+    --set preprocess.pad_mean=true --set preprocess.letterbox_rounding=nearest
+    --set 'model.input_size=[64,64]' --set model.batch=1)
+  expect_rc 0 "$SEGMENT" -c "$SF/colour.json" "$SF/images" -o "$W/o" -q "${fixed[@]}"
+  pyrun '
+o = sys.argv[1]
+lab = cv2.imread(f"{o}/labels/shapes.png", cv2.IMREAD_UNCHANGED)
+red, green = lab == 0, lab == 1
+assert lab.shape == (80, 100), lab.shape
+assert iou(red, rect(80, 100, 20, 10, 60, 50)) > 0.9, iou(red, rect(80, 100, 20, 10, 60, 50))
+assert iou(green, rect(80, 100, 70, 50, 90, 70)) > 0.7, iou(green, rect(80, 100, 70, 50, 90, 70))
+t = cv2.imread(f"{o}/labels/tall.png", cv2.IMREAD_UNCHANGED)
+assert t.shape == (90, 40) and (t[:43] == 0).all() and (t[47:] == 2).all()
+' "$W/o"
+  expect_rc 2 "$SEGMENT" -c "$SF/colour.json" "$SF/images" -o "$W/b" -q "${fixed[@]}" --batch 2
+  expect_err "runtime.batch 2: this model file takes at most 1 image(s) per forward pass (model.batch)"
+  expect_rc 2 "$SEGMENT" -c "$SF/colour.json" "$SF/images" -o "$W/b2" -q "${fixed[@]}" \
+    --set preprocess.letterbox_rounding=up
+  expect_err 'preprocess.letterbox_rounding: expected auto, nearest or truncate, got "up"'
+  ;;
 semantic_torchvision)
   # torchvision's LR-ASPP MobileNetV3 (upstream code through scripts/export_semantic.py, random
   # weights) on three photos at their own aspect (lower_bound 520): vfm's label maps against the

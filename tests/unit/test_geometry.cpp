@@ -5,6 +5,23 @@
 
 using namespace vfm;
 
+TEST_CASE("letterbox size rounding: top-left truncates by default, nearest as detectron2",
+          "[geometry]") {
+    // 640x480 into 704x512: scale 512/480, width 682.67. YOLOX truncates to 682; detectron2's
+    // ResizeShortestEdge (transforms/augmentation_impl.py) rounds int(x + 0.5) to 683.
+    auto t = compute_letterbox(640, 480, 704, 512, false);
+    CHECK(t.new_w == 682);
+    CHECK(t.pad_right == 22);
+    auto n = compute_letterbox(640, 480, 704, 512, false, true, size_rounding::nearest);
+    CHECK(n.new_w == 683);
+    CHECK(n.new_h == 512);
+    CHECK(n.pad_left == 0);
+    CHECK(n.pad_right == 21);
+    auto c = compute_letterbox(640, 480, 704, 512, true, true, size_rounding::truncate);
+    CHECK(c.new_w == 682);
+    CHECK(c.pad_left == 11);
+}
+
 TEST_CASE("letterbox matches Ultralytics LetterBox (centred)", "[geometry]") {
     auto p = compute_letterbox(1280, 720, 640, 640, true);
     CHECK(p.sx == 0.5f);

@@ -155,3 +155,33 @@ TEST_CASE("prepare_input letterboxes, orders channels and normalises", "[image]"
     CHECK(px(50, 50, 1) == Approx(10));  // (60 - 20) / 4
     CHECK(px(50, 50, 2) == Approx(12));  // (90 - 30) / 5
 }
+
+TEST_CASE("prepare_input pad_mean: top-left letterbox, padding exactly 0 after normalising",
+          "[image]") {
+    // detectron2's ImageList pads the normalised tensor with 0 bottom/right (OneFormer's input).
+    cv::Mat m(100, 200, CV_8UC3, cv::Scalar(30, 60, 90));  // BGR
+    preprocess_options p;
+    p.in_w = 128, p.in_h = 96;
+    p.centre = false;
+    p.pad_mean = true;
+    p.pad_value = 7;  // unused with pad_mean
+    p.mean[0] = 123.675f, p.mean[1] = 116.28f, p.mean[2] = 103.53f;
+    p.std[0] = 58.395f, p.std[1] = 57.12f, p.std[2] = 57.375f;
+    std::vector<float> buf(128 * 96 * 3, -1.f);
+    auto lb = prepare_input(m, p, buf.data());
+    CHECK(lb.new_w == 128);
+    CHECK(lb.new_h == 64);
+    CHECK(lb.pad_top == 0);
+    CHECK(lb.pad_left == 0);
+    CHECK(lb.pad_bottom == 32);
+    auto px = [&](int y, int x, int c) { return buf[(y * 128 + x) * 3 + c]; };
+    CHECK(px(63, 127, 0) == Approx((90 - 123.675) / 58.395));  // last image row, R first
+    CHECK(px(0, 0, 2) == Approx((30 - 103.53) / 57.375));
+    for (int y = 64; y < 96; ++y)
+        for (int x = 0; x < 128; ++x)
+            for (int c = 0; c < 3; ++c) REQUIRE(px(y, x, c) == 0.f);
+    // without pad_mean the 8-bit padding is normalised like the image
+    p.pad_mean = false;
+    prepare_input(m, p, buf.data());
+    CHECK(px(95, 0, 0) == Approx((7 - 123.675) / 58.395));
+}

@@ -26,8 +26,14 @@ struct letterbox_params {
     int pad_left = 0, pad_top = 0, pad_right = 0, pad_bottom = 0;
 };
 
+// How the resized size is rounded: by default as the references of each placement do (centred:
+// Ultralytics rounds; top-left: YOLOX truncates); `nearest` as detectron2's ResizeShortestEdge
+// (int(x + 0.5)), `truncate` as int(x).
+enum class size_rounding { by_placement, nearest, truncate };
+
 letterbox_params compute_letterbox(int img_w, int img_h, int in_w, int in_h, bool centre,
-                                   bool scale_up = true);
+                                   bool scale_up = true,
+                                   size_rounding rounding = size_rounding::by_placement);
 
 // Where the model-input crop sits in original-image pixels: model px -> original px.
 struct input_transform {

@@ -44,7 +44,12 @@ struct preprocess_options {
     bool letterbox = true;  // else stretch
     bool centre = true;
     bool scale_up = true;  // letterbox: false keeps smaller images at their size (padded)
+    size_rounding rounding = size_rounding::by_placement;  // letterbox: the resized size
     float pad_value = 114;
+    // Pad with the mean colour exactly: zeros after normalisation, as detectron2's ImageList
+    // pads normalised tensors (detectron2/structures/image_list.py from_tensors); pad_value is
+    // then unused.
+    bool pad_mean = false;
     bool rgb = true;
     float mean[3] = {0, 0, 0};  // in the model's channel order, 0-255 units
     float std[3] = {255, 255, 255};
