@@ -44,9 +44,29 @@ Architectures (--arch), each built by its upstream code, weights loaded with loa
   written here (install_mm_shims), so neither mmcv nor mmseg is needed. Exported as upstream's
   EncoderDecoder.encode_decode: logits resized to the input size (bilinear), no background class.
 
+  oneformer (OneFormer's semantic task, --package: a checkout of
+  https://github.com/SHI-Labs/OneFormer, --d2-config: one of its configs/*/*.yaml, e.g.
+  configs/ade20k/swin/oneformer_swin_tiny_bs16_160k.yaml, with the matching checkpoint from its
+  README; needs detectron2 and OneFormer's requirements (timm, einops, ftfy, regex) importable):
+      the model is built by detectron2's build_model from that config, labels are the dataset's
+      stuff_classes (detectron2's MetadataCatalog, as registered by OneFormer), mean/std and
+      channel order from MODEL.PIXEL_MEAN/STD and INPUT.FORMAT. Exported as upstream's semantic
+      path (oneformer_model.py OneFormer.forward with the task "The task is semantic", tokenized
+      by upstream's tokenizer at export time; then semantic_inference): mask logits resized to
+      the input, softmax(class)[:-1] x sigmoid(mask) summed over queries -> class scores at the
+      input size. Its Swin windows and deformable attention fix the traced graph to one input
+      size, so the export has a fixed input (--input-size W H; default the square
+      INPUT.MIN_SIZE_TEST): vfm fits each image into it keeping the aspect, top-left, padded with
+      the mean (0 after normalising, as detectron2's ImageList pads). For an image whose
+      ResizeShortestEdge size padded to SIZE_DIVISIBILITY equals the input (e.g. --input-size
+      704 512 for 4:3 landscape photos at MIN_SIZE_TEST 512) this is upstream's input exactly;
+      other aspects are fitted at a lower scale than upstream's. DiNAT backbones also need NATTEN.
+
 The exported forward(x: float [B, 3, H, W], already normalised by vfm) -> logits [B, C, H', W'].
 It is traced, then checked against the eager model at two input shapes (the traced graph must
-follow the input size, since preprocess.resize lower_bound gives every aspect its own size).
+follow the input size, since preprocess.resize lower_bound gives every aspect its own size;
+OneFormer's trace is fixed to its input size and batch 1, written as model.batch 1, and checked on
+a second input).
 
 A checkpoint whose name carries torchvision's hash suffix (NAME-<hex>.pth) is checked as
 torch.hub does: its sha256 must start with that hex.
@@ -85,17 +105,19 @@ CELEBAMASK_LABELS = ["background", "skin", "l_brow", "r_brow", "l_eye", "r_eye",
 TORCHVISION_ARCHS = ("deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
                      "fcn_resnet50", "fcn_resnet101", "lraspp_mobilenet_v3_large")
 SCHP_ARCHS = ("schp-lip", "schp-atr", "schp-pascal")
-ARCHS = TORCHVISION_ARCHS + ("bisenet-face", "topformer") + SCHP_ARCHS
+ARCHS = TORCHVISION_ARCHS + ("bisenet-face", "topformer", "oneformer") + SCHP_ARCHS
 
 
 class ExportError(Exception):
     pass
 
 
-def arch_spec(arch, package=None, mm_config=None):
+def arch_spec(arch, package=None, model_config=None, input_size=None):
     """What vfm needs to run ARCH: labels, input size, preprocessing, check shapes (H, W)."""
     if arch == "topformer":
-        return topformer_spec(package, mm_config)
+        return topformer_spec(package, model_config)
+    if arch == "oneformer":
+        return oneformer_spec(package, model_config, input_size)
     if arch in SCHP_ARCHS:
         return schp_spec(package, arch)
     if arch in TORCHVISION_ARCHS:
@@ -493,7 +515,136 @@ def _build_schp(package, arch):
         out[0][-1], size=x.shape[2:], mode="bilinear", align_corners=True))
 
 
-def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None):
+# ---------------------------------------------------------------------------------------------
+# OneFormer (semantic task)
+# ---------------------------------------------------------------------------------------------
+# Modules only its training builds: the text encoder branch of a training checkpoint is dropped.
+ONEFORMER_TRAIN_ONLY = ("text_encoder.", "text_projector.", "prompt_ctx.")
+
+
+def install_oneformer_imports(package):
+    """Makes OneFormer's model code importable without its training and logging imports:
+    the `oneformer` and `oneformer.utils` packages are registered without running their
+    __init__ (they import wandb, dataset mappers and evaluators); diffdist (the training loss's
+    all-gather) and natten (DiNAT backbones only) get placeholders when not installed."""
+    import types
+    import importlib.abc  # noqa: F401 detectron2 0.6's projects/__init__.py needs it imported
+    root = os.path.join(package or "", "oneformer")
+    if not package or not os.path.isfile(os.path.join(root, "oneformer_model.py")):
+        raise ExportError("--arch oneformer needs --package, a SHI-Labs/OneFormer checkout "
+                          "(oneformer/oneformer_model.py)")
+    try:
+        importlib.import_module("detectron2.modeling")
+    except ImportError as e:
+        raise ExportError(f"--arch oneformer needs detectron2 and OneFormer's requirements "
+                          f"importable (OneFormer's INSTALL.md): {e}")
+    for name, sub in (("oneformer", root), ("oneformer.utils", os.path.join(root, "utils"))):
+        if name not in sys.modules:
+            m = types.ModuleType(name)
+            m.__path__ = [sub]
+            sys.modules[name] = m
+    for name in ("diffdist", "natten"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            m = types.ModuleType(name)
+
+            class Missing:
+                def __init__(self, *a, _name=name, **k):
+                    raise ExportError(f"this OneFormer config needs the `{_name}` package")
+
+            m.functional = m
+            m.NeighborhoodAttention2D = Missing
+            sys.modules[name] = m
+            sys.modules[name + ".functional"] = m
+    for mod in ("oneformer.config", "oneformer.data.datasets", "oneformer.modeling",
+                "oneformer.oneformer_model"):
+        importlib.import_module(mod)
+
+
+def oneformer_cfg(package, config_file):
+    """The detectron2 config as OneFormer's demo/demo.py setup_cfg builds it."""
+    if not config_file or not os.path.isfile(config_file):
+        raise ExportError("--arch oneformer needs --d2-config, one of the checkout's "
+                          "configs/*/*.yaml")
+    install_oneformer_imports(package)
+    from detectron2.config import get_cfg
+    from detectron2.projects.deeplab import add_deeplab_config
+    ocfg = sys.modules["oneformer.config"]
+    cfg = get_cfg()
+    add_deeplab_config(cfg)
+    for add in (ocfg.add_common_config, ocfg.add_swin_config, ocfg.add_dinat_config,
+                ocfg.add_convnext_config, ocfg.add_oneformer_config):
+        add(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.WEIGHTS = ""
+    cfg.freeze()
+    return cfg
+
+
+def oneformer_spec(package, config_file, input_size=None):
+    from detectron2.data import MetadataCatalog
+    cfg = oneformer_cfg(package, config_file)
+    n = cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES
+    labels = list(MetadataCatalog.get(cfg.DATASETS.TEST_PANOPTIC[0]).get("stuff_classes", []))
+    if len(labels) != n:
+        labels = [f"class_{i}" for i in range(n)]
+    div = max(1, cfg.MODEL.ONE_FORMER.SIZE_DIVISIBILITY)
+    w, h = input_size or (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST)
+    if w % div or h % div:
+        raise ExportError(f"--input-size {w} {h}: sides must be multiples of "
+                          f"MODEL.ONE_FORMER.SIZE_DIVISIBILITY {div}")
+    return {"labels": labels, "input_size": [w, h],
+            "preprocess": {"color": "rgb" if cfg.INPUT.FORMAT == "RGB" else "bgr",
+                           "mean": list(cfg.MODEL.PIXEL_MEAN), "std": list(cfg.MODEL.PIXEL_STD),
+                           "resize": "letterbox", "letterbox_centre": False, "scale_up": True,
+                           "letterbox_rounding": "nearest", "pad_mean": True,
+                           "interpolation": "linear"},
+            # Swin's window_reverse turns the traced batch into a constant: batch 1 only
+            # (model.batch), checked on a second input
+            "check_shapes": [(1, h, w), (1, h, w)], "batch": 1,
+            "reference": "OneFormer " + os.path.basename(config_file) +
+                         " (semantic task; ResizeShortestEdge and ImageList padding at a fixed "
+                         f"{w}x{h} input)",
+            "background": -1, "d2_cfg": cfg, "channels_last": False}
+
+
+def _build_oneformer(package, config_file):
+    import torch
+    import torch.nn.functional as F
+    from detectron2.modeling import build_model
+    cfg = oneformer_cfg(package, config_file)
+    model = build_model(cfg)
+    # demo/defaults.py DefaultPredictor: task = f"The task is {task}"
+    tokens = model.task_tokenizer("The task is semantic")
+
+    class Semantic(torch.nn.Module):
+        """OneFormer.forward's inference path for the semantic task on an already normalised
+        batch: ImageList's bottom/right zero padding to size_divisibility, the task token through
+        task_mlp, backbone and head, mask logits resized to the padded input (bilinear), cropped
+        to the input, then semantic_inference."""
+
+        def __init__(self):
+            super().__init__()
+            self.m = model
+            self.register_buffer("task", tokens.float().unsqueeze(0), persistent=False)
+
+        def forward(self, x):
+            h, w = x.shape[-2:]
+            d = self.m.size_divisibility
+            xp = F.pad(x, (0, (w + d - 1) // d * d - w, 0, (h + d - 1) // d * d - h))
+            out = self.m.sem_seg_head(self.m.backbone(xp),
+                                      self.m.task_mlp(self.task.expand(x.shape[0], -1)))
+            masks = F.interpolate(out["pred_masks"], size=xp.shape[-2:], mode="bilinear",
+                                  align_corners=False)[:, :, :h, :w]
+            cls = F.softmax(out["pred_logits"], dim=-1)[..., :-1]
+            return torch.einsum("bqc,bqhw->bchw", cls, masks.sigmoid())
+
+    return model, Semantic()
+
+
+def build(arch, checkpoint=None, random_seed=None, package=None, model_config=None):
     """Returns (upstream model, exportable wrapper) in eval mode with the weights loaded."""
     import torch
     sd = load_state_dict(checkpoint) if checkpoint else None
@@ -504,7 +655,11 @@ def build(arch, checkpoint=None, random_seed=None, package=None, mm_config=None)
     elif arch == "bisenet-face":
         model, wrapper = _build_bisenet(package, sd)
     elif arch == "topformer":
-        model, wrapper = _build_topformer(package, arch_spec(arch, package, mm_config))
+        model, wrapper = _build_topformer(package, arch_spec(arch, package, model_config))
+    elif arch == "oneformer":
+        model, wrapper = _build_oneformer(package, model_config)
+        if sd is not None:  # a training checkpoint also holds the text branch
+            sd = {k: v for k, v in sd.items() if not k.startswith(ONEFORMER_TRAIN_ONLY)}
     elif arch in SCHP_ARCHS:
         model, wrapper = _build_schp(package, arch)
     else:
@@ -530,8 +685,14 @@ def main(argv=None):
     w.add_argument("--random-weights", type=int, metavar="SEED",
                    help="random weights (tests, parity runs)")
     ap.add_argument("--package", help="upstream checkout (bisenet-face: face-parsing.PyTorch; "
-                    "topformer: TopFormer; schp-*: Self-Correction-Human-Parsing)")
-    ap.add_argument("--mm-config", help="topformer: the checkout's local_configs/topformer/*.py")
+                    "topformer: TopFormer; schp-*: Self-Correction-Human-Parsing; oneformer: "
+                    "OneFormer)")
+    ap.add_argument("--mm-config", dest="model_config",
+                    help="topformer: the checkout's local_configs/topformer/*.py")
+    ap.add_argument("--d2-config", dest="model_config",
+                    help="oneformer: the checkout's configs/*/*.yaml")
+    ap.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                    help="oneformer: the fixed input (default: INPUT.MIN_SIZE_TEST square)")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--name", help="file name stem (default ARCH)")
     ap.add_argument("--tol", type=float, default=1e-4,
@@ -542,10 +703,10 @@ def main(argv=None):
     name = args.name or args.arch
     t0 = time.time()
     try:
-        spec = arch_spec(args.arch, args.package, args.mm_config)
+        spec = arch_spec(args.arch, args.package, args.model_config, args.input_size)
         ck_sha = check_hash_suffix(args.checkpoint) if args.checkpoint else None
         _, wrapper = build(args.arch, args.checkpoint, args.random_weights, args.package,
-                           args.mm_config)
+                           args.model_config)
     except (ExportError, OSError) as e:
         print(f"error: export_semantic: {e}", file=sys.stderr)
         return 2
@@ -590,7 +751,8 @@ def main(argv=None):
                        f"preprocessing as {spec['reference']}",
         "model": {"family": "semantic", "file": fname, "sha256": sha,
                   "input_size": spec["input_size"], "multiple_of": spec.get("multiple_of", 1),
-                  "channels_last": spec.get("channels_last", True)},
+                  "channels_last": spec.get("channels_last", True),
+                  **({"batch": spec["batch"]} if "batch" in spec else {})},
         "preprocess": spec["preprocess"],
         "semantic": {"output": 0, "background": spec.get("background", 0)},
         "labels": spec["labels"],

@@ -2,7 +2,7 @@
 """Checks vfm's semantic label maps against the upstream model run eagerly in Python.
 
     parity_semantic.py --arch ARCH (--checkpoint FILE | --random-weights SEED) [--package DIR]
-                       [--mm-config FILE]
+                       [--mm-config FILE | --d2-config FILE]
                        --config VFM_CONFIG.json --vfm-labels DIR --image IMG [--image IMG ...]
                        [--min-agreement 0.99]
 
@@ -10,7 +10,8 @@ The model is rebuilt by export_semantic.build (upstream code, the same weights).
 pipeline is written here, from the config's numbers, with OpenCV and torch, independently of
 vfm's C++: the input size (lower_bound: the shorter side to input_size, the other side
 round(scale x side) rounded half to even and to model.multiple_of; stretch: input_size;
-letterbox: fitted, centred, padded with preprocess.pad_value), cv2.resize with the config's
+letterbox: fitted, centred or top-left, padded with preprocess.pad_value, or with 0 after
+normalising for preprocess.pad_mean), cv2.resize with the config's
 interpolation, (x - mean) / std in the
 config's channel order, the eager forward, the logits resized to the original image with
 F.interpolate (bilinear, align_corners False: what torchvision's references and vfm do), argmax.
@@ -19,9 +20,11 @@ For each image it compares with vfm's <vfm-labels>/<stem>.png: the fraction of p
 same label, and the IoU of every class present on either side (pixel-weighted mean printed).
 Exit 1 when an image's agreement is below --min-agreement.
 
---upstream-pipeline (schp-*): the reference is upstream's own inference path instead, imported
-from the checkout: SimpleFolderDataset's affine fit, the model, the align_corners upsampling and
-transform_logits, as simple_extractor.py runs them.
+--upstream-pipeline: the reference is upstream's own inference path instead, imported from the
+checkout. schp-*: SimpleFolderDataset's affine fit, the model, the align_corners upsampling and
+transform_logits, as simple_extractor.py runs them. oneformer: demo/defaults.py's
+DefaultPredictor steps (detectron2's ResizeShortestEdge on the image, the OneFormer module called
+with the task "The task is semantic", its sem_seg output's argmax).
 """
 import argparse
 import json
@@ -58,29 +61,45 @@ def input_size(w, h, cfg):
 
 
 def letterbox(w, h, cfg):
-    """(new_w, new_h, pad_left, pad_top), centred, as the Ultralytics-style references round."""
+    """(new_w, new_h, pad_left, pad_top), centred or top-left; the size rounded (centred, as the
+    Ultralytics-style references; preprocess.letterbox_rounding nearest) or truncated (top-left,
+    as YOLOX; letterbox_rounding truncate)."""
     tw, th = cfg["model"]["input_size"]
+    pre = cfg.get("preprocess", {})
+    centre = pre.get("letterbox_centre", True)
+    rounding = pre.get("letterbox_rounding", "auto")
     r = min(tw / w, th / h)
-    nw, nh = min(tw, int(np.floor(w * r + 0.5))), min(th, int(np.floor(h * r + 0.5)))
+    if rounding == "nearest" or (rounding == "auto" and centre):
+        nw, nh = min(tw, int(np.floor(w * r + 0.5))), min(th, int(np.floor(h * r + 0.5)))
+    else:
+        nw, nh = min(tw, int(w * r)), min(th, int(h * r))
+    if not centre:
+        return nw, nh, 0, 0
     return nw, nh, int(np.floor((tw - nw) / 2 - 0.1 + 0.5)), int(np.floor((th - nh) / 2 - 0.1 + 0.5))
 
 
 def reference_labels(model, bgr, cfg):
+    return reference_scores(model, bgr, cfg).argmax(0).numpy().astype(np.int32)
+
+
+def reference_scores(model, bgr, cfg):
+    """The model's per-class scores [C, H, W] at the original size, vfm's steps."""
     import torch
     import torch.nn.functional as F
     pre = cfg.get("preprocess", {})
     h, w = bgr.shape[:2]
     interp = INTERP[pre.get("interpolation", "linear")]
-    crop = None
+    crop, pad_mean = None, None
     if pre.get("resize") == "letterbox":
-        if not pre.get("letterbox_centre", True):
-            raise SystemExit("parity_semantic: only centred letterboxes are supported here")
         tw, th = cfg["model"]["input_size"]
         nw, nh, pl, pt = letterbox(w, h, cfg)
         x = cv2.resize(bgr, (nw, nh), interpolation=interp)
-        pad = pre.get("pad_value", 114)
-        x = cv2.copyMakeBorder(x, pt, th - nh - pt, pl, tw - nw - pl, cv2.BORDER_CONSTANT,
-                               value=(pad, pad, pad))
+        if pre.get("pad_mean"):
+            pad_mean = (pl, pt, tw, th)  # padded after normalising
+        else:
+            pad = pre.get("pad_value", 114)
+            x = cv2.copyMakeBorder(x, pt, th - nh - pt, pl, tw - nw - pl, cv2.BORDER_CONSTANT,
+                                   value=(pad, pad, pad))
         crop = (pl, pt, min(tw / w, th / h))
     else:
         iw, ih = input_size(w, h, cfg)
@@ -89,6 +108,11 @@ def reference_labels(model, bgr, cfg):
         x = cv2.cvtColor(x, cv2.COLOR_BGR2RGB)
     x = (x.astype(np.float32) - np.float32(pre.get("mean", [0, 0, 0]))) / np.float32(
         pre.get("std", [255, 255, 255]))
+    if pad_mean:
+        pl, pt, tw, th = pad_mean
+        canvas = np.zeros((th, tw, 3), np.float32)
+        canvas[pt:pt + x.shape[0], pl:pl + x.shape[1]] = x
+        x = canvas
     t = torch.from_numpy(x).permute(2, 0, 1)[None].contiguous()
     with torch.no_grad():
         logits = model(t)
@@ -104,7 +128,7 @@ def reference_labels(model, bgr, cfg):
                                    align_corners=False)
         else:
             logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-    return logits[0].argmax(0).numpy().astype(np.int32)
+    return logits[0]
 
 
 def schp_upstream_labels(package, upstream_model, path, arch):
@@ -134,6 +158,24 @@ def schp_upstream_labels(package, upstream_model, path, arch):
     return np.argmax(logits, axis=2).astype(np.int32)
 
 
+def oneformer_upstream_scores(package, d2_config, upstream_model, bgr):
+    """demo/defaults.py DefaultPredictor.__call__ with task "semantic": sem_seg [C, H, W]."""
+    import torch
+    from detectron2.data import transforms as T
+    from export_semantic import oneformer_cfg
+    cfg = oneformer_cfg(package, d2_config)
+    aug = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST],
+                               cfg.INPUT.MAX_SIZE_TEST)
+    img = bgr[:, :, ::-1] if cfg.INPUT.FORMAT == "RGB" else bgr
+    h, w = img.shape[:2]
+    image = aug.get_transform(img).apply_image(img)
+    t = torch.as_tensor(image.astype("float32").transpose(2, 0, 1))
+    with torch.no_grad():
+        out = upstream_model([{"image": t, "height": h, "width": w,
+                               "task": "The task is semantic"}])[0]["sem_seg"]
+    return out
+
+
 def compare(ref, got):
     agree = float((ref == got).mean())
     ious = {}
@@ -153,21 +195,26 @@ def main(argv=None):
     w.add_argument("--checkpoint")
     w.add_argument("--random-weights", type=int, metavar="SEED")
     ap.add_argument("--package")
-    ap.add_argument("--mm-config", help="topformer: the mmseg config the export used")
+    ap.add_argument("--mm-config", dest="model_config",
+                    help="topformer: the mmseg config the export used")
+    ap.add_argument("--d2-config", dest="model_config",
+                    help="oneformer: the detectron2 config the export used")
     ap.add_argument("--config", required=True, help="the vfm config the binary ran")
     ap.add_argument("--vfm-labels", required=True, help="vfm's labels/ folder")
     ap.add_argument("--image", action="append", required=True)
     ap.add_argument("--min-agreement", type=float, default=0.99)
     ap.add_argument("--upstream-pipeline", action="store_true",
-                    help="schp-*: upstream's own preprocessing and mapping back as the reference")
+                    help="schp-*, oneformer: upstream's own preprocessing and mapping back as "
+                    "the reference")
     args = ap.parse_args(argv)
 
     from export_semantic import build
     cfg = json.load(open(args.config))
     upstream, model = build(args.arch, args.checkpoint, args.random_weights, args.package,
-                            args.mm_config)
-    if args.upstream_pipeline and not args.arch.startswith("schp-"):
-        print("error: parity_semantic: --upstream-pipeline is for schp-*", file=sys.stderr)
+                            args.model_config)
+    if args.upstream_pipeline and not (args.arch.startswith("schp-") or args.arch == "oneformer"):
+        print("error: parity_semantic: --upstream-pipeline is for schp-* and oneformer",
+              file=sys.stderr)
         return 2
     worst = 1.0
     for path in args.image:
@@ -178,8 +225,22 @@ def main(argv=None):
             print(f"error: parity_semantic: cannot read {path} or vfm's {stem}.png",
                   file=sys.stderr)
             return 2
-        ref = (schp_upstream_labels(args.package, upstream, path, args.arch)
-               if args.upstream_pipeline else reference_labels(model, bgr, cfg))
+        if not args.upstream_pipeline:
+            ref = reference_labels(model, bgr, cfg)
+        elif args.arch == "oneformer":
+            # Random weights give OneFormer near-constant label maps (every query predicts the
+            # same class), so the class scores are compared too: upstream's pipeline against
+            # the same model on vfm's preprocessing and mapping back.
+            up_scores = oneformer_upstream_scores(args.package, args.model_config, upstream, bgr)
+            ref = up_scores.argmax(0).numpy().astype(np.int32)
+            mine = reference_scores(model, bgr, cfg)
+            if mine.shape == up_scores.shape:
+                d = (mine - up_scores).abs()
+                print(f"{stem}: class scores, vfm's steps vs upstream's pipeline: max abs diff "
+                      f"{float(d.max()):.4g}, mean {float(d.mean()):.4g} (score range "
+                      f"{float(up_scores.min()):.3g}..{float(up_scores.max()):.3g})")
+        else:
+            ref = schp_upstream_labels(args.package, upstream, path, args.arch)
         if ref.shape != got.shape:
             print(f"error: parity_semantic: {stem}: vfm map {got.shape} vs {ref.shape}",
                   file=sys.stderr)
