@@ -79,6 +79,7 @@ Files written to --out (NAME defaults to ARCH): NAME.pt and NAME.json (the vfm c
 file's sha256). The last line on stdout is a JSON summary.
 """
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -562,8 +563,10 @@ def install_oneformer_imports(package):
         importlib.import_module(mod)
 
 
+@functools.lru_cache(maxsize=None)
 def oneformer_cfg(package, config_file):
-    """The detectron2 config as OneFormer's demo/demo.py setup_cfg builds it."""
+    """The detectron2 config as OneFormer's demo/demo.py setup_cfg builds it (frozen; built once
+    per process for the spec, the model and parity_semantic's reference)."""
     if not config_file or not os.path.isfile(config_file):
         raise ExportError("--arch oneformer needs --d2-config, one of the checkout's "
                           "configs/*/*.yaml")
@@ -607,7 +610,7 @@ def oneformer_spec(package, config_file, input_size=None):
             "reference": "OneFormer " + os.path.basename(config_file) +
                          " (semantic task; ResizeShortestEdge and ImageList padding at a fixed "
                          f"{w}x{h} input)",
-            "background": -1, "d2_cfg": cfg, "channels_last": False}
+            "background": -1, "channels_last": False}
 
 
 def _build_oneformer(package, config_file):

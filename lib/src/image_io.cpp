@@ -159,8 +159,7 @@ decoded_image decode_image(const std::string& bytes, const decode_options& o) {
     return out;
 }
 
-// 8-bit BGR -> float in the model's channel order, (x - mean) / std, into `out` (same size).
-static void normalise_into(const cv::Mat& bgr8, const preprocess_options& o, cv::Mat out) {
+void normalise_into(const cv::Mat& bgr8, const preprocess_options& o, cv::Mat out) {
     cv::Mat src = bgr8;
     if (o.rgb) cv::cvtColor(bgr8, src, cv::COLOR_BGR2RGB);
     bool uniform = o.mean[0] == o.mean[1] && o.mean[1] == o.mean[2] && o.std[0] == o.std[1] &&

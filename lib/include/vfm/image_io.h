@@ -56,6 +56,10 @@ struct preprocess_options {
     int interpolation = 1;  // cv::INTER_LINEAR
 };
 
+// 8-bit BGR -> float in the model's channel order, (x - mean) / std, written into `out` (a
+// CV_32FC3 matrix or view of bgr8's size).
+void normalise_into(const cv::Mat& bgr8, const preprocess_options& o, cv::Mat out);
+
 // BGR 8-bit image (or a view of a tile) -> HWC float in the model's channel order, normalised,
 // written to `dst` (in_h * in_w * 3 floats). Returns the letterbox used.
 letterbox_params prepare_input(const cv::Mat& bgr, const preprocess_options& o, float* dst);

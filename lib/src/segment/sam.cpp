@@ -150,17 +150,10 @@ void sam_prepare_input(const decoded_image& img, const crop_box& cb, int long_si
     const bool down = s.new_w < r.width;
     cv::resize(img.bgr(r), resized, {s.new_w, s.new_h}, 0, 0,
                down && area_when_shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
-    std::fill(dst, dst + static_cast<size_t>(L) * L * 3, 0.f);
-    for (int y = 0; y < s.new_h; ++y) {
-        const cv::Vec3b* p = resized.ptr<cv::Vec3b>(y);
-        float* o = dst + static_cast<size_t>(y) * L * 3;
-        for (int x = 0; x < s.new_w; ++x) {
-            for (int ch = 0; ch < 3; ++ch) {
-                const int src = pre.rgb ? 2 - ch : ch;
-                o[3 * x + ch] = (p[x][src] - pre.mean[ch]) / pre.std[ch];
-            }
-        }
-    }
+    // Normalised, then zero padding bottom/right (upstream pads the normalised tensor).
+    cv::Mat out(L, L, CV_32FC3, dst);
+    out.setTo(cv::Scalar::all(0));
+    normalise_into(resized, pre, out(cv::Rect(0, 0, s.new_w, s.new_h)));
 }
 
 }  // namespace vfm
